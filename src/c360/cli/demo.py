@@ -1,0 +1,129 @@
+"""`c360 demo`: a populated workspace in one command; `c360 demo generate`: the demo data alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from c360.cli.common import JsonOpt, WorkspaceOpt, settings_for
+from c360.cli.output import out, print_json, progress_bar
+
+app = typer.Typer(
+    help="Build a demo workspace of a Vietnamese omnichannel retailer and serve it.",
+    invoke_without_command=True,
+)
+
+CustomersOpt = Annotated[int, typer.Option("--customers", "-n", min=1, help="People to generate.")]
+DaysOpt = Annotated[int, typer.Option("--days", min=1, help="Days of history, ending on --end-date.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same bytes.")]
+EndOpt = Annotated[
+    dt.datetime | None, typer.Option("--end-date", formats=["%Y-%m-%d"], help="Last day (default 2026-10-31).")
+]
+
+
+def _config(customers: int, days: int, seed: int, end_date: dt.datetime | None) -> Any:
+    from c360.demo import GeneratorConfig
+
+    if end_date is None:
+        return GeneratorConfig(customers=customers, days=days, seed=seed)
+    return GeneratorConfig(customers=customers, days=days, seed=seed, end_date=end_date.date())
+
+
+@app.callback()
+def demo(
+    ctx: typer.Context,
+    workspace: WorkspaceOpt = None,
+    customers: CustomersOpt = 2_000,
+    days: DaysOpt = 365,
+    seed: SeedOpt = 42,
+    end_date: EndOpt = None,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the workspace when it is built.")] = True,
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Create (or reuse) a workspace, generate and load demo data, run the batch job, make an admin key, serve."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from c360.cli.main import run_server
+    from c360.demo import cached_dataset
+    from c360.services.compaction import compact
+    from c360.services.ingest import append_messages
+    from c360.services.jobs import run_order_stats
+    from c360.services.keys import add_source, create_api_key, list_sources
+    from c360.services.status import processor_for
+    from c360.workspace import Workspace
+
+    settings = settings_for(workspace, host=host, port=port)
+    ws = Workspace.open(settings) if settings.settings_file.exists() else Workspace.init(settings.workspace)
+    try:
+        if ws.log.max_seq() == 0:
+            cfg = _config(customers, days, seed, end_date)
+            with progress_bar("Generating demo data") as bar:
+                data_dir = cached_dataset(cfg.customers, cfg.days, cfg.seed, progress=bar.update, end_date=cfg.end_date)
+            known = {row["name"] for row in list_sources(ws.store)}
+            write_keys = {name: add_source(ws.store, name) for name in ("web", "app") if name not in known}
+            with progress_bar("Loading events") as bar:
+                for source, messages in _events_by_source(data_dir / "events.jsonl"):
+                    append_messages(ws.log, messages, source=source, progress=bar.advance)
+            processor = processor_for(ws)
+            with progress_bar("Processing events", total=processor.lag()) as bar:
+                processor.run_until_idle(progress=bar.advance)
+            with progress_bar("Compacting into the lake") as bar:
+                compact(ws.log, ws.lake, batch_events=settings.compaction_batch_events, progress=bar.update)
+            customers_done = run_order_stats(ws)
+            out.print(f"Demo data: {data_dir}  ·  order stats for {customers_done:,} customers")
+            for name, key in write_keys.items():
+                out.print(f"Write key of source {name} (shown once): {key}")
+        else:
+            out.print(f"Workspace {settings.workspace} already holds events; serving it as it is.")
+        key, _record = create_api_key(ws.store, "admin", name="demo admin")
+        out.print(f"Admin API key (shown once, only its hash is stored):\n{key}")
+    finally:
+        ws.close()
+    if serve:
+        run_server(settings)
+
+
+def _events_by_source(path: Path, chunk: int = 5_000) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The generated events in chunks of one source each (app events carry ``context.app``)."""
+    buffers: dict[str, list[dict[str, Any]]] = {"web": [], "app": []}
+    with path.open("rb") as handle:
+        for line in handle:
+            message = orjson.loads(line)
+            context = message.get("context")
+            source = "app" if isinstance(context, dict) and context.get("app") else "web"
+            buffer = buffers[source]
+            buffer.append(message)
+            if len(buffer) >= chunk:
+                yield source, buffer
+                buffers[source] = []
+    for source, buffer in buffers.items():
+        if buffer:
+            yield source, buffer
+
+
+@app.command("generate")
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the files into.")],
+    customers: CustomersOpt = 2_000,
+    days: DaysOpt = 365,
+    seed: SeedOpt = 42,
+    end_date: EndOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the demo data set (events, POS, CRM, email, tickets, surveys, catalogue, ground truth)."""
+    from c360.demo import generate_to_dir
+
+    with progress_bar("Generating") as bar:
+        summary = generate_to_dir(_config(customers, days, seed, end_date), out_dir, progress=bar.update)
+    if as_json:
+        print_json({"out": str(out_dir), "files": summary})
+    else:
+        out.print(f"Wrote {out_dir}:")
+        for name, count in summary.items():
+            out.print(f"  {name}: {count:,}" if isinstance(count, int) else f"  {name}: {count}")

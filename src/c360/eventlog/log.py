@@ -1,0 +1,215 @@
+"""The event log with group commit.
+
+Appenders hand their records to one writer thread and wait on a future. The writer takes everything queued (up
+to ``max_batch`` events), writes it in one transaction and commits it durably — one fsync for all of them — and
+only then resolves the futures. So no caller is ever told "accepted" before its events are on disk, and many
+concurrent callers share one fsync.
+
+Ordering: appends are serialised (SQLite's write lock; a transaction-scoped advisory lock on PostgreSQL), so rows
+commit in ``seq`` order and a reader that asks for ``seq > n`` never skips a row that commits later.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+
+from c360._crashpoints import crashpoint
+from c360.errors import Overloaded
+from c360.eventlog.schema import events, log_metadata, log_state
+from c360.store.db import Database, open_database
+
+_COLUMNS = ("source", "message_id", "type", "timestamp_us", "received_us", "body")
+# Any fixed key: it only has to be the same for every appender of this database.
+_PG_APPEND_LOCK = 0x0C360
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One accepted message, ready for the log: ``body`` is its JSON as stored."""
+
+    source: str
+    message_id: str
+    type: str
+    timestamp_us: int
+    received_us: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    seq: int
+    source: str
+    message_id: str
+    type: str
+    timestamp_us: int
+    received_us: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """The seqs given to one append's records: ``first_seq`` to ``last_seq`` inclusive (empty when count is 0)."""
+
+    first_seq: int
+    last_seq: int
+    count: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    records: Sequence[LogRecord]
+    future: Future[AppendResult]
+
+
+class EventLog:
+    def __init__(self, db: Database, *, max_batch: int = 20_000, queue_depth: int = 100_000) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.queue_depth = queue_depth
+        self._queue: deque[_Pending] = deque()
+        self._queued_events = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._writer: threading.Thread | None = None
+        self._compiled_insert: tuple[str, bool] | None = None
+        log_metadata.create_all(db.engine)
+        with db.write() as conn:
+            if conn.execute(select(log_state.c.id)).first() is None:
+                conn.execute(insert(log_state).values(id=1, high_water=0))
+
+    @classmethod
+    def open(cls, url: str, *, max_batch: int = 20_000, queue_depth: int = 100_000) -> EventLog:
+        return cls(Database(open_database(url, what="event log")), max_batch=max_batch, queue_depth=queue_depth)
+
+    # --- appending -------------------------------------------------------------------------------------------
+    def submit(self, records: Sequence[LogRecord]) -> Future[AppendResult]:
+        """Queue ``records`` for the next durable write; the future resolves once they are committed.
+
+        Raises Overloaded, without queueing anything, when the queue is over its depth.
+        """
+        future: Future[AppendResult] = Future()
+        if not records:
+            future.set_result(AppendResult(0, -1, 0))
+            return future
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("the event log is closed")
+            if self._queued_events and self._queued_events + len(records) > self.queue_depth:
+                raise Overloaded(
+                    f"the event log's queue holds {self._queued_events} events (depth {self.queue_depth})",
+                    retry_after_seconds=1,
+                )
+            self._queue.append(_Pending(records, future))
+            self._queued_events += len(records)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name="c360-log-writer", daemon=True)
+                self._writer.start()
+            self._cond.notify()
+        return future
+
+    def append(self, records: Sequence[LogRecord]) -> AppendResult:
+        """Append and wait until the records are durable."""
+        return self.submit(records).result()
+
+    @property
+    def queued_events(self) -> int:
+        return self._queued_events
+
+    def _take_batch(self) -> list[_Pending] | None:
+        with self._cond:
+            while not self._queue and not self._closing:
+                self._cond.wait()
+            if not self._queue:
+                return None
+            batch = [self._queue.popleft()]
+            size = len(batch[0].records)
+            while self._queue and size + len(self._queue[0].records) <= self.max_batch:
+                pending = self._queue.popleft()
+                batch.append(pending)
+                size += len(pending.records)
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._take_batch()) is not None:
+            records = [record for pending in batch for record in pending.records]
+            try:
+                last_seq = self._write(records)
+            except BaseException as exc:  # every waiter must hear of the failure, whatever it is
+                self._dequeued(len(records))
+                for pending in batch:
+                    pending.future.set_exception(exc)
+            else:
+                crashpoint("log.after_commit")
+                # Off the queue's count before anyone is told: a caller that appends again at once must not be
+                # refused as overload because of its own events, which are already durable.
+                self._dequeued(len(records))
+                first = last_seq - len(records) + 1
+                for pending in batch:
+                    count = len(pending.records)
+                    pending.future.set_result(AppendResult(first, first + count - 1, count))
+                    first += count
+
+    def _dequeued(self, count: int) -> None:
+        with self._cond:
+            self._queued_events -= count
+
+    def _write(self, records: list[LogRecord]) -> int:
+        """One transaction, one durable commit. Returns the seq of the last record."""
+        crashpoint("log.before_write")
+        with self.db.write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
+            sql, positional = self._insert_sql(conn)
+            # Straight to the driver's executemany: this is the hot path of every accepted event, and
+            # SQLAlchemy's per-row parameter processing would cost as much as the insert itself.
+            rows = [(r.source, r.message_id, r.type, r.timestamp_us, r.received_us, r.body) for r in records]
+            conn.exec_driver_sql(sql, rows if positional else [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+            last = int(conn.execute(select(func.max(events.c.seq))).scalar_one())
+            conn.execute(update(log_state).where(log_state.c.id == 1).values(high_water=last))
+            crashpoint("log.before_commit")
+        return last
+
+    def _insert_sql(self, conn: Connection) -> tuple[str, bool]:
+        """The driver-level INSERT for this database's parameter style (compiled once)."""
+        if self._compiled_insert is None:
+            compiled = insert(events).values({name: bindparam(name) for name in _COLUMNS}).compile(dialect=conn.dialect)
+            if compiled.positional and tuple(compiled.positiontup or ()) != _COLUMNS:
+                raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
+            self._compiled_insert = (str(compiled), bool(compiled.positional))
+        return self._compiled_insert
+
+    def close(self) -> None:
+        """Finish every queued write, then stop the writer and release the database."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._writer is not None:
+            self._writer.join()
+        self.db.close()
+
+    # --- reading ---------------------------------------------------------------------------------------------
+    def read(self, after_seq: int, limit: int) -> list[LoggedEvent]:
+        """Up to ``limit`` events with ``seq > after_seq``, in seq order."""
+        query = select(events).where(events.c.seq > after_seq).order_by(events.c.seq).limit(limit)
+        with self.db.read() as conn:
+            return [LoggedEvent(*row) for row in conn.execute(query)]
+
+    def max_seq(self) -> int:
+        """The highest seq ever committed (pruning does not lower it)."""
+        with self.db.read() as conn:
+            return int(conn.execute(select(log_state.c.high_water).where(log_state.c.id == 1)).scalar_one())
+
+    def count(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+    def prune(self, upto_seq: int) -> int:
+        """Delete events with ``seq <= upto_seq`` (callers pass what is both in the lake and processed)."""
+        with self.db.write() as conn:
+            return conn.execute(delete(events).where(events.c.seq <= upto_seq)).rowcount

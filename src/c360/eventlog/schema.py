@@ -1,0 +1,33 @@
+"""Tables of the event log database (its own database: appends never wait on the operational store)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table
+
+log_metadata = MetaData()
+
+# SQLite needs INTEGER (not BIGINT) for the rowid alias, and AUTOINCREMENT so that a seq is never handed out
+# twice after the newest rows are pruned: a reused seq would make the lake count an event twice.
+SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+events = Table(
+    "events",
+    log_metadata,
+    Column("seq", SEQ_TYPE, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("timestamp_us", BigInteger, nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# One row: the highest seq ever committed. `max(seq)` of `events` would fall back (to 0) once pruning has
+# removed the newest rows, and "events accepted" must not shrink when the log is compacted.
+log_state = Table(
+    "log_state",
+    log_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("high_water", BigInteger, nullable=False),
+)

@@ -1,0 +1,71 @@
+"""Appending accepted messages to the event log: the one path that the tracking API, the importer and the demo
+loader share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import orjson
+
+from c360.domain.messages import MessageError, accept_message
+from c360.domain.timestamps import parse_timestamp, to_micros
+from c360.eventlog import EventLog, LogRecord
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def to_record(message: Mapping[str, Any], *, source: str, received_at: dt.datetime) -> LogRecord:
+    """An accepted message as a log record; MessageError when it cannot be accepted."""
+    accepted = accept_message(dict(message), received_at=received_at, new_id=lambda: str(uuid.uuid4()))
+    return LogRecord(
+        source=source,
+        message_id=accepted["messageId"],
+        type=accepted["type"],
+        timestamp_us=to_micros(parse_timestamp(accepted["timestamp"])),
+        received_us=to_micros(received_at),
+        body=orjson.dumps(accepted),
+    )
+
+
+def _chunks(items: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def append_messages(
+    log: EventLog,
+    messages: Iterable[Mapping[str, Any]],
+    *,
+    source: str,
+    received_at: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    chunk_size: int = 5_000,
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Append ``messages`` durably, in chunks; bad ones are counted with their reason, never appended."""
+    result = IngestResult()
+    for chunk in _chunks(messages, chunk_size):
+        now = received_at()
+        records = []
+        for message in chunk:
+            try:
+                records.append(to_record(message, source=source, received_at=now))
+            except MessageError as exc:
+                result.rejected += 1
+                if len(result.errors) < 10:
+                    result.errors.append(str(exc))
+        log.append(records)
+        result.accepted += len(records)
+        if progress:
+            progress(len(chunk))
+    return result

@@ -1,0 +1,138 @@
+"""Opening a database (SQLite file or PostgreSQL) with the settings c360 relies on, and running migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+from c360.errors import ConfigError, StoreUnavailable
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def open_database(url: str, *, what: str = "store") -> Engine:
+    """An engine for ``url`` that has been shown to connect; errors name the URL (without its password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{what} URL {url!r} is not a database URL") from None
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(url)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, connect_args=_connect_args(parsed.get_backend_name()))
+    except NoSuchModuleError:
+        raise ConfigError(f"{what} URL {_redacted(url)}: unsupported database") from None
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"{what} URL {_redacted(url)} needs the {exc.name!r} module: pip install 'c360[postgres]'"
+        ) from None
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (OperationalError, DBAPIError) as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreUnavailable(f"cannot reach the {what} at {_redacted(url)}: {reason}") from None
+    return engine
+
+
+def _connect_args(backend: str) -> dict[str, Any]:
+    return {"connect_timeout": 5} if backend == "postgresql" else {}
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:" and not Path(database).parent.exists():
+        raise StoreUnavailable(f"cannot open {url}: folder {Path(database).parent} does not exist")
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event decide how transactions start (pysqlite's own handling defers BEGIN,
+        # which breaks SELECT-then-UPDATE under concurrency).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: the WAL is fsynced at every commit, so a committed transaction survives a power cut.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the lock up front: two deferred transactions that both read then write would deadlock.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("c360_write") else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """A database with c360's transaction discipline: ``write()`` takes the write lock up front."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on an exception."""
+        with self.engine.connect() as conn:
+            conn.info["c360_write"] = True
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.info.pop("c360_write", None)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class Store(Database):
+    """The operational store: one database, migrated to the current schema."""
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        store = cls(open_database(url, what="operational store"))
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        run_migrations(self.engine)
+
+
+def run_migrations(engine: Engine) -> None:
+    """Bring the store's schema to the newest version (Alembic)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+        conn.commit()

@@ -1,0 +1,40 @@
+"""INSERT ... ON CONFLICT DO UPDATE for SQLite and PostgreSQL: one statement, no read-then-write race."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, literal_column
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    *,
+    key: Sequence[str],
+    on_conflict: Mapping[str, Any],
+) -> None:
+    """Insert ``values``; when a row with the same ``key`` exists, apply ``on_conflict`` to it instead.
+
+    ``on_conflict`` values may refer to the proposed row as ``excluded(table, "column")``.
+    """
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    statement = dialect.insert(table).values(**values)
+    conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=dict(on_conflict)))
+
+
+def excluded(table: Table, column: str) -> Any:
+    """The value the conflicting INSERT proposed for ``column`` (the same SQL on SQLite and PostgreSQL)."""
+    return literal_column(f"excluded.{table.c[column].name}")
+
+
+def least(conn: Connection, a: Any, b: Any) -> Any:
+    # SQLite's two-argument min() is its LEAST; PostgreSQL's min() is only an aggregate.
+    return func.min(a, b) if conn.dialect.name == "sqlite" else func.least(a, b)
+
+
+def greatest(conn: Connection, a: Any, b: Any) -> Any:
+    return func.max(a, b) if conn.dialect.name == "sqlite" else func.greatest(a, b)

@@ -1,0 +1,48 @@
+"""The shared append path: accepted messages reach the log durably, rejected ones are counted with reasons."""
+
+import datetime as dt
+from pathlib import Path
+
+import orjson
+
+from c360.eventlog import EventLog
+from c360.services.ingest import append_messages, to_record
+
+NOW = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+
+
+def test_append_messages_keeps_good_and_counts_bad(tmp_path: Path) -> None:
+    log = EventLog.open(f"sqlite:///{tmp_path / 'log.db'}")
+    messages = [{"type": "track", "event": "Product Viewed", "anonymousId": f"a{i}"} for i in range(12)]
+    messages[3] = {"type": "track", "anonymousId": "a3"}  # no event name
+    messages[7] = {"type": "page"}  # no id at all
+    result = append_messages(log, messages, source="web", received_at=lambda: NOW, chunk_size=5)
+    assert (result.accepted, result.rejected) == (10, 2)
+    assert result.errors == [
+        "event: a track message needs an event name",
+        "userId: a message needs a userId or an anonymousId",
+    ]
+    stored = log.read(0, 100)
+    assert [orjson.loads(e.body)["anonymousId"] for e in stored] == [f"a{i}" for i in range(12) if i not in (3, 7)]
+    assert all(e.source == "web" and e.received_us == stored[0].received_us for e in stored)
+    log.close()
+
+
+def test_record_carries_corrected_time_and_body() -> None:
+    record = to_record(
+        {
+            "type": "identify",
+            "userId": "u1",
+            "messageId": "m1",
+            "timestamp": "2026-03-01T11:00:00Z",
+            "sentAt": "2026-03-01T11:00:00Z",
+            "traits": {"name": "Trần Thị Bích"},
+        },
+        source="crm",
+        received_at=NOW,
+    )
+    assert (record.source, record.message_id, record.type) == ("crm", "m1", "identify")
+    body = orjson.loads(record.body)
+    assert body["timestamp"] == "2026-03-01T12:00:00.000Z"  # sent the moment it happened: the server's clock wins
+    assert body["traits"]["name"] == "Trần Thị Bích"
+    assert record.timestamp_us == record.received_us
