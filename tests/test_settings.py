@@ -148,6 +148,7 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         "log_max_batch_events": "11",
         "log_queue_depth": "12",
         "compaction_batch_events": "13",
+        "dedupe_window_days": "9",
         "processor_batch_events": "14",
         "host": "0.0.0.0",
         "port": "8999",
@@ -159,3 +160,20 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
     settings = load_settings()
     for name, value in values.items():
         assert str(getattr(settings, name)) == value, name
+
+
+def test_new_settings_file_lists_every_setting_and_uncommented_defaults_load(tmp_path: Path) -> None:
+    from c360.settings import Settings, read_settings_file
+    from c360.workspace import settings_template
+
+    text = settings_template({"timezone": "UTC"})
+    for name in Settings.model_fields:
+        if name not in ("workspace", "timezone"):
+            assert f"# {name} = " in text, name
+    uncommented = "\n".join(line[2:] if " = " in line and line.startswith("# ") else line for line in text.splitlines())
+    path = tmp_path / "c360.toml"
+    path.write_text(uncommented, encoding="utf-8")
+    values = read_settings_file(path)
+    loaded = Settings(workspace=tmp_path, **values)
+    defaults = Settings(workspace=tmp_path, timezone="UTC")
+    assert loaded == defaults

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Events that may wait for the log writer; past it appends are refused as overload.",
     )
+    dedupe_window_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days a (source, messageId) is remembered: a repeat within them is acknowledged but not stored.",
+    )
     compaction_batch_events: int = Field(
         default=200_000, ge=1, description="Events compacted from the log into the lake per Parquet file set."
     )

@@ -19,9 +19,24 @@ from c360.settings import SETTINGS_FILE, Settings, load_settings
 from c360.store import Store
 
 _TEMPLATE_HEADER = """\
-# c360 workspace settings. Every setting, its default and its environment variable (C360_<NAME>) is listed in
-# docs/settings.md; the environment overrides this file, and command-line flags override both.
+# c360 workspace settings. The environment (C360_<NAME>) overrides this file, and command-line flags override
+# both. Every setting is listed below with its default, commented out: remove the `#` to change one.
+# The same table is in docs/settings.md.
 """
+
+
+def settings_template(values: dict[str, Any]) -> str:
+    """The text of a new c360.toml: the given values, then every other setting commented with its default."""
+    lines = [_TEMPLATE_HEADER]
+    if values:
+        lines.append(tomli_w.dumps(values))
+    for name, field in Settings.model_fields.items():
+        if name == "workspace" or name in values:
+            continue
+        default = field.default
+        shown = tomli_w.dumps({name: str(default) if isinstance(default, Path) else default}).strip()
+        lines.append(f"# {field.description}\n# {shown}\n")
+    return "\n".join(lines)
 
 
 class Workspace:
@@ -64,7 +79,7 @@ class Workspace:
             raise
         # Written last: a folder whose store could not be reached is not yet a workspace, so `init` can be retried.
         written = {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
-        (path / SETTINGS_FILE).write_text(_TEMPLATE_HEADER + tomli_w.dumps(written), encoding="utf-8")
+        (path / SETTINGS_FILE).write_text(settings_template(written), encoding="utf-8")
         return workspace
 
     @cached_property

@@ -124,25 +124,24 @@ def process(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def compact(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """Move the log's events into the Parquet lake (exactly once) and prune what is both compacted and applied."""
-    from c360.services.compaction import compact as run_compaction
-    from c360.services.status import processor_for
+    """Move the log's events into the Parquet lake (exactly once), prune what is both compacted and applied,
+    and forget messageIds older than the dedupe window."""
+    from c360.services.compaction import maintain
 
-    with open_workspace(workspace) as ws:
-        with progress_bar("Compacting") as bar:
-            result = run_compaction(
-                ws.log,
-                ws.lake,
-                batch_events=ws.settings.compaction_batch_events,
-                default_currency=ws.settings.default_currency,
-                progress=bar.update,
-            )
-        pruned = ws.log.prune(min(result.watermark, processor_for(ws).checkpoint()))
-    data = {**result.__dict__, "pruned_from_log": pruned}
+    with open_workspace(workspace) as ws, progress_bar("Compacting") as bar:
+        result = maintain(ws, progress=bar.update)
+    data = {
+        **result.compaction.__dict__,
+        "pruned_from_log": result.pruned_from_log,
+        "forgotten_message_ids": result.forgotten_message_ids,
+    }
     if as_json:
         print_json(data)
     else:
-        out.print(f"Compacted {result.events:,} events into {result.files} files; pruned {pruned:,} from the log")
+        out.print(
+            f"Compacted {result.compaction.events:,} events into {result.compaction.files} files; "
+            f"pruned {result.pruned_from_log:,} from the log"
+        )
 
 
 @keys_app.command("create")

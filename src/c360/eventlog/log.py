@@ -16,15 +16,16 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 
 from c360._crashpoints import crashpoint
 from c360.errors import Overloaded
-from c360.eventlog.schema import events, log_metadata, log_state
+from c360.eventlog.schema import events, log_metadata, log_state, message_ids
 from c360.store.db import Database, open_database
 
-_COLUMNS = ("source", "message_id", "type", "timestamp_us", "received_us", "body")
+_LOOKUP_CHUNK = 900  # messageIds per IN (...) lookup: under SQLite's oldest limit of 999 bound variables
 # Any fixed key: it only has to be the same for every appender of this database.
 _PG_APPEND_LOCK = 0x0C360
 
@@ -54,11 +55,13 @@ class LoggedEvent:
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:
-    """The seqs given to one append's records: ``first_seq`` to ``last_seq`` inclusive (empty when count is 0)."""
+    """The seqs given to one append's new records: ``first_seq`` to ``last_seq`` inclusive (none when count is
+    0); ``duplicates`` counts the records dropped because their (source, messageId) was already in the log."""
 
     first_seq: int
     last_seq: int
     count: int
+    duplicates: int = 0
 
 
 @dataclass(slots=True)
@@ -77,7 +80,7 @@ class EventLog:
         self._cond = threading.Condition()
         self._closing = False
         self._writer: threading.Thread | None = None
-        self._compiled_insert: tuple[str, bool] | None = None
+        self._compiled_inserts: dict[str, tuple[str, bool]] = {}
         log_metadata.create_all(db.engine)
         with db.write() as conn:
             if conn.execute(select(log_state.c.id)).first() is None:
@@ -139,7 +142,7 @@ class EventLog:
         while (batch := self._take_batch()) is not None:
             records = [record for pending in batch for record in pending.records]
             try:
-                last_seq = self._write(records)
+                last_seq, fresh = self._write(records)
             except BaseException as exc:  # every waiter must hear of the failure, whatever it is
                 self._dequeued(len(records))
                 for pending in batch:
@@ -149,40 +152,84 @@ class EventLog:
                 # Off the queue's count before anyone is told: a caller that appends again at once must not be
                 # refused as overload because of its own events, which are already durable.
                 self._dequeued(len(records))
-                first = last_seq - len(records) + 1
+                # The fresh records of the whole batch got consecutive seqs in order, so each caller's fresh
+                # records hold a consecutive range of them.
+                first = last_seq - sum(fresh) + 1
+                position = 0
                 for pending in batch:
-                    count = len(pending.records)
-                    pending.future.set_result(AppendResult(first, first + count - 1, count))
+                    size = len(pending.records)
+                    count = sum(fresh[position : position + size])
+                    position += size
+                    pending.future.set_result(AppendResult(first, first + count - 1, count, size - count))
                     first += count
 
     def _dequeued(self, count: int) -> None:
         with self._cond:
             self._queued_events -= count
 
-    def _write(self, records: list[LogRecord]) -> int:
-        """One transaction, one durable commit. Returns the seq of the last record."""
+    def _write(self, records: list[LogRecord]) -> tuple[int, list[bool]]:
+        """One transaction, one durable commit. Returns the last seq and, per record, whether it was new."""
         crashpoint("log.before_write")
         with self.db.write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
-            sql, positional = self._insert_sql(conn)
-            # Straight to the driver's executemany: this is the hot path of every accepted event, and
-            # SQLAlchemy's per-row parameter processing would cost as much as the insert itself.
-            rows = [(r.source, r.message_id, r.type, r.timestamp_us, r.received_us, r.body) for r in records]
-            conn.exec_driver_sql(sql, rows if positional else [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
-            last = int(conn.execute(select(func.max(events.c.seq))).scalar_one())
-            conn.execute(update(log_state).where(log_state.c.id == 1).values(high_water=last))
+            fresh = self._fresh(conn, records)
+            new = [r for r, is_new in zip(records, fresh, strict=True) if is_new]
+            if new:
+                # Straight to the driver's executemany: this is the hot path of every accepted event, and
+                # SQLAlchemy's per-row parameter processing would cost as much as the inserts themselves.
+                self._insert_rows(
+                    conn, events, [(r.source, r.message_id, r.type, r.timestamp_us, r.received_us, r.body) for r in new]
+                )
+                self._insert_rows(conn, message_ids, [(r.source, r.message_id, r.received_us) for r in new])
+            last = int(conn.execute(select(log_state.c.high_water).where(log_state.c.id == 1)).scalar_one())
+            if new:
+                last = int(conn.execute(select(func.max(events.c.seq))).scalar_one())
+                conn.execute(update(log_state).where(log_state.c.id == 1).values(high_water=last))
             crashpoint("log.before_commit")
-        return last
+        return last, fresh
 
-    def _insert_sql(self, conn: Connection) -> tuple[str, bool]:
-        """The driver-level INSERT for this database's parameter style (compiled once)."""
-        if self._compiled_insert is None:
-            compiled = insert(events).values({name: bindparam(name) for name in _COLUMNS}).compile(dialect=conn.dialect)
-            if compiled.positional and tuple(compiled.positiontup or ()) != _COLUMNS:
+    def _fresh(self, conn: Connection, records: list[LogRecord]) -> list[bool]:
+        """Per record: not seen before (within the dedupe window) and not earlier in this batch.
+
+        Runs inside the append transaction, under the append lock, so two appenders can never both take the
+        same (source, messageId) for new.
+        """
+        wanted = {r.message_id for r in records}
+        seen: set[tuple[str, str]] = set()
+        ids = list(wanted)
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            found = conn.execute(
+                select(message_ids.c.source, message_ids.c.message_id).where(message_ids.c.message_id.in_(chunk))
+            )
+            seen.update((row.source, row.message_id) for row in found)
+        fresh = []
+        for record in records:
+            key = (record.source, record.message_id)
+            fresh.append(key not in seen)
+            seen.add(key)
+        return fresh
+
+    def _insert_rows(self, conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        sql, positional = self._insert_sql(conn, table)
+        names = [column.name for column in table.columns if column.name != "seq"]
+        conn.exec_driver_sql(sql, rows if positional else [dict(zip(names, row, strict=True)) for row in rows])
+
+    def _insert_sql(self, conn: Connection, table: Table) -> tuple[str, bool]:
+        """The driver-level INSERT of ``table``'s columns (all but ``seq``) in this database's parameter style."""
+        if table.name not in self._compiled_inserts:
+            names = [column.name for column in table.columns if column.name != "seq"]
+            compiled = insert(table).values({name: bindparam(name) for name in names}).compile(dialect=conn.dialect)
+            if compiled.positional and list(compiled.positiontup or ()) != names:
                 raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
-            self._compiled_insert = (str(compiled), bool(compiled.positional))
-        return self._compiled_insert
+            self._compiled_inserts[table.name] = (str(compiled), bool(compiled.positional))
+        return self._compiled_inserts[table.name]
+
+    def forget_message_ids(self, received_before_us: int) -> int:
+        """End the dedupe window: forget the messageIds received before ``received_before_us``."""
+        with self.db.write() as conn:
+            return conn.execute(delete(message_ids).where(message_ids.c.received_us < received_before_us)).rowcount
 
     def close(self) -> None:
         """Finish every queued write, then stop the writer and release the database."""

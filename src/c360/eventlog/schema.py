@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table
 
 log_metadata = MetaData()
 
@@ -30,4 +30,16 @@ log_state = Table(
     log_metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("high_water", BigInteger, nullable=False),
+)
+
+# The messageIds the log has taken, per source, for the dedupe window: an SDK's retry of a batch that was in fact
+# stored must not be counted twice. Kept apart from `events`, which is pruned once the lake has them.
+message_ids = Table(
+    "message_ids",
+    log_metadata,
+    Column("source", String(100), primary_key=True),
+    Column("message_id", String(200), primary_key=True),
+    Column("received_us", BigInteger, nullable=False),
+    Index("ix_message_ids_message_id", "message_id"),
+    Index("ix_message_ids_received_us", "received_us"),
 )

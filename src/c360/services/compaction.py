@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from c360.domain.timestamps import to_micros
 from c360.eventlog import EventLog
 from c360.lake import Lake
 from c360.lake.convert import logged_to_table
+from c360.store.types import utcnow
+
+if TYPE_CHECKING:
+    from c360.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -50,3 +57,28 @@ def _compact(
         if progress:
             progress(moved, total)
     return CompactionResult(moved, files, watermark, len(orphans))
+
+
+@dataclass(frozen=True)
+class MaintenanceResult:
+    compaction: CompactionResult
+    pruned_from_log: int
+    forgotten_message_ids: int
+
+
+def maintain(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> MaintenanceResult:
+    """Compact the log into the lake, prune what is both compacted and processed, end the dedupe window."""
+    from c360.services.status import processor_for
+
+    settings = ws.settings
+    result = compact(
+        ws.log,
+        ws.lake,
+        batch_events=settings.compaction_batch_events,
+        default_currency=settings.default_currency,
+        progress=progress,
+    )
+    pruned = ws.log.prune(min(result.watermark, processor_for(ws).checkpoint()))
+    window_start = utcnow() - dt.timedelta(days=settings.dedupe_window_days)
+    forgotten = ws.log.forget_message_ids(to_micros(window_start))
+    return MaintenanceResult(result, pruned, forgotten)

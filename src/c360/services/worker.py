@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 
-from c360.services.compaction import compact
+from c360.lake.lake import LakeBusy
+from c360.services.compaction import maintain
 from c360.services.status import processor_for
 from c360.workspace import Workspace
 
@@ -45,10 +46,8 @@ class BackgroundWorker:
         pending = self.ws.log.max_seq() - self.ws.lake.watermark()
         due = time.monotonic() - self._last_compaction >= self.compact_every
         if pending >= self.ws.settings.compaction_batch_events or (pending and due):
-            compact(
-                self.ws.log,
-                self.ws.lake,
-                batch_events=self.ws.settings.compaction_batch_events,
-                default_currency=self.ws.settings.default_currency,
-            )
+            try:
+                maintain(self.ws)
+            except LakeBusy:
+                return  # `c360 compact` is at it; try again next round
             self._last_compaction = time.monotonic()

@@ -126,3 +126,21 @@ audit_log = Table(
     Column("detail", JSON),
     Index("ix_audit_log_at", "at"),
 )
+
+# Every event or imported row that was not accepted: where it came from, which field, why, and the payload
+# itself (so it can be exported, fixed and sent again).
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("origin", String(20), nullable=False),  # "api" or "import"
+    Column("file", Text),
+    Column("line", BigInteger),
+    Column("column", String(200)),
+    Column("field", String(200)),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text),
+    Index("ix_rejects_source_received_at", "source", "received_at"),
+)
