@@ -76,6 +76,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Days a (source, messageId) is remembered: a repeat within them is acknowledged but not stored.",
     )
+    max_event_bytes: int = Field(
+        default=32 * 1024, ge=256, description="Tracking API: the largest event, in bytes of JSON after decompression."
+    )
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Tracking API: the largest request body, after decompression (a larger one, or a gzip body "
+        "that inflates past it, is a 400).",
+    )
+    max_batch_events: int = Field(default=2_500, ge=1, description="Tracking API: the most events in one batch.")
+    write_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the tracking API trusts a write key it has looked up; a revoked key stops working "
+        "within this time.",
+    )
     compaction_batch_events: int = Field(
         default=200_000, ge=1, description="Events compacted from the log into the lake per Parquet file set."
     )

@@ -24,6 +24,9 @@ WORKSPACE_COMMANDS = {
     "keys revoke": ["keys", "revoke", "c360_read_xxxx"],
     "sources add": ["sources", "add", "web"],
     "sources list": ["sources", "list"],
+    "sources keys": ["sources", "keys", "web"],
+    "sources rotate": ["sources", "rotate", "web"],
+    "sources revoke-key": ["sources", "revoke-key", "web", "wk_xxxx"],
     "jobs order-stats": ["jobs", "order-stats"],
 }
 #: Commands that do not open an existing workspace: `init` makes one, `demo` makes or reuses one and loads

@@ -221,6 +221,57 @@ def sources_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> No
         out.print(f"{row['name']}  (since {row['created_at']:%Y-%m-%d})")
 
 
+@sources_app.command("keys")
+def sources_keys(
+    name: Annotated[str, typer.Argument(help="Source name.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a source's write keys (prefixes only)."""
+    from c360.services.keys import list_write_keys
+
+    with open_workspace(workspace) as ws:
+        rows = list_write_keys(ws.store, name)
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
+        out.print(f"{row['prefix']}…  created {row['created_at']:%Y-%m-%d}  {state}")
+
+
+@sources_app.command("rotate")
+def sources_rotate(
+    name: Annotated[str, typer.Argument(help="Source name.")],
+    revoke_old: Annotated[bool, typer.Option("--revoke-old", help="Revoke the source's other keys now.")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a new write key for a source (old keys keep working unless --revoke-old)."""
+    from c360.services.keys import rotate_write_key
+
+    with open_workspace(workspace) as ws:
+        key = rotate_write_key(ws.store, name, revoke_old=revoke_old)
+    if as_json:
+        print_json({"source": name, "write_key": key})
+    else:
+        out.print(f"New write key of {name} (shown once):\n{key}")
+
+
+@sources_app.command("revoke-key")
+def sources_revoke_key(
+    name: Annotated[str, typer.Argument(help="Source name.")],
+    prefix: Annotated[str, typer.Argument(help="The key's prefix, as `sources keys` shows it.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Revoke one write key of a source."""
+    from c360.services.keys import revoke_write_key
+
+    with open_workspace(workspace) as ws:
+        revoke_write_key(ws.store, name, prefix)
+    out.print(f"Revoked {prefix} of {name}")
+
+
 @jobs_app.command("order-stats")
 def jobs_order_stats(
     workspace: WorkspaceOpt = None,

@@ -24,9 +24,24 @@ class IngestResult:
     errors: list[str] = field(default_factory=list)
 
 
-def to_record(message: Mapping[str, Any], *, source: str, received_at: dt.datetime) -> LogRecord:
-    """An accepted message as a log record; MessageError when it cannot be accepted."""
-    accepted = accept_message(dict(message), received_at=received_at, new_id=lambda: str(uuid.uuid4()))
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def to_record(
+    message: Mapping[str, Any],
+    *,
+    source: str,
+    received_at: dt.datetime,
+    enrich: Callable[[dict[str, Any]], None] | None = None,
+) -> LogRecord:
+    """An accepted message as a log record; MessageError when it cannot be accepted.
+
+    ``enrich`` may fill the accepted copy (never the caller's message) before it is serialised.
+    """
+    accepted = accept_message(message, received_at=received_at, new_id=_new_id)  # type: ignore[arg-type]
+    if enrich is not None:
+        enrich(accepted)
     return LogRecord(
         source=source,
         message_id=accepted["messageId"],

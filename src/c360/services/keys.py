@@ -169,3 +169,54 @@ def list_sources(store: Store) -> list[dict[str, Any]]:
     with store.read() as conn:
         rows = conn.execute(select(sources.c.name, sources.c.created_at).order_by(sources.c.name))
         return [dict(row._mapping) for row in rows]
+
+
+def _source_id(conn: Connection, name: str) -> int:
+    found = conn.execute(select(sources.c.id).where(sources.c.name == name)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"no source named {name!r}")
+    return int(found)
+
+
+def rotate_write_key(store: Store, name: str, *, revoke_old: bool = False, actor: str = "cli") -> str:
+    """A new write key for source ``name``. Old keys stay valid (so senders can move over without
+    downtime) unless ``revoke_old``."""
+    with store.write() as conn:
+        source_id = _source_id(conn, name)
+        if revoke_old:
+            conn.execute(
+                update(write_keys)
+                .where((write_keys.c.source_id == source_id) & write_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        key = _new_write_key(conn, source_id)
+        _audit(conn, actor, "write_key.rotate", name, {"revoke_old": revoke_old, "prefix": key[:10]})
+    return key
+
+
+def revoke_write_key(store: Store, name: str, prefix: str, *, actor: str = "cli") -> None:
+    with store.write() as conn:
+        source_id = _source_id(conn, name)
+        done = conn.execute(
+            update(write_keys)
+            .where(
+                (write_keys.c.source_id == source_id)
+                & (write_keys.c.prefix == prefix)
+                & write_keys.c.revoked_at.is_(None)
+            )
+            .values(revoked_at=utcnow())
+        ).rowcount
+        if not done:
+            raise NotFound(f"source {name!r} has no active write key starting with {prefix!r}")
+        _audit(conn, actor, "write_key.revoke", name, {"prefix": prefix})
+
+
+def list_write_keys(store: Store, name: str) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        source_id = _source_id(conn, name)
+        rows = conn.execute(
+            select(write_keys.c.prefix, write_keys.c.created_at, write_keys.c.revoked_at)
+            .where(write_keys.c.source_id == source_id)
+            .order_by(write_keys.c.id)
+        )
+        return [dict(row._mapping) for row in rows]

@@ -65,3 +65,26 @@ def list_sources(workspace: WorkspaceDep, _key: ReadKey) -> list[dict[str, Any]]
 def add_source(body: NewSource, workspace: WorkspaceDep, key: AdminKey) -> CreatedSource:
     write_key = keys.add_source(workspace.store, body.name, actor=f"api:{key.prefix}")
     return CreatedSource(name=body.name, write_key=write_key)
+
+
+class RotatedKey(BaseModel):
+    write_key: str = Field(description="Shown once.")
+    prefix: str
+
+
+@router.get("/sources/{name}/keys")
+def list_write_keys(name: str, workspace: WorkspaceDep, _key: AdminKey) -> list[dict[str, Any]]:
+    """The source's write keys (prefixes only), active and revoked."""
+    return keys.list_write_keys(workspace.store, name)
+
+
+@router.post("/sources/{name}/keys", status_code=201)
+def rotate_write_key(name: str, workspace: WorkspaceDep, key: AdminKey, revoke_old: bool = False) -> RotatedKey:
+    """A new write key; the old ones keep working unless `revoke_old=true`."""
+    new_key = keys.rotate_write_key(workspace.store, name, revoke_old=revoke_old, actor=f"api:{key.prefix}")
+    return RotatedKey(write_key=new_key, prefix=new_key[:10])
+
+
+@router.delete("/sources/{name}/keys/{prefix}", status_code=204)
+def revoke_write_key(name: str, prefix: str, workspace: WorkspaceDep, key: AdminKey) -> None:
+    keys.revoke_write_key(workspace.store, name, prefix, actor=f"api:{key.prefix}")

@@ -1,0 +1,1 @@
+"""Collection: the Segment-compatible tracking API's request handling (bodies, batches, enrichment)."""
