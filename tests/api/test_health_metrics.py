@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from c360.services.ingest import append_messages
-from c360.services.status import processor_for
+from c360.services.processing import processor_for
 from c360.workspace import Workspace
 from tests.api.conftest import TestClient
 from tests.cli.support import RECEIVED_AT, expected_counts, make_messages

@@ -55,7 +55,7 @@ def demo(
     from c360.services.ingest import append_messages
     from c360.services.jobs import run_order_stats
     from c360.services.keys import add_source, create_api_key, list_sources
-    from c360.services.status import processor_for
+    from c360.services.processing import processor_for
     from c360.workspace import Workspace
 
     settings = settings_for(workspace, host=host, port=port)

@@ -110,7 +110,7 @@ def run_server(settings: Any) -> None:
 @app.command()
 def process(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Apply every event in the log that the processor has not applied yet."""
-    from c360.services.status import processor_for
+    from c360.services.processing import processor_for
 
     with open_workspace(workspace) as ws:
         processor = processor_for(ws)

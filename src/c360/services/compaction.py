@@ -68,7 +68,7 @@ class MaintenanceResult:
 
 def maintain(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> MaintenanceResult:
     """Compact the log into the lake, prune what is both compacted and processed, end the dedupe window."""
-    from c360.services.status import processor_for
+    from c360.services.processing import processor_for
 
     settings = ws.settings
     result = compact(

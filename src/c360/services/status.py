@@ -6,17 +6,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from c360.processor import EventProcessor
-from c360.store.schema import api_keys, known_users, order_stats, processor_checkpoints, source_stats, sources
+from c360.services.processing import processor_for
+from c360.store.schema import api_keys, known_users, order_stats, source_stats, sources
 from c360.workspace import Workspace
 
 
 def workspace_status(ws: Workspace) -> dict[str, Any]:
     log_max = ws.log.max_seq()
     with ws.store.read() as conn:
-        checkpoint = conn.execute(
-            select(processor_checkpoints.c.seq).where(processor_checkpoints.c.name == "main")
-        ).scalar_one_or_none()
         by_type = {
             row.type: int(row.n)
             for row in conn.execute(
@@ -32,7 +29,7 @@ def workspace_status(ws: Workspace) -> dict[str, Any]:
         active_keys = conn.execute(
             select(func.count()).select_from(api_keys).where(api_keys.c.revoked_at.is_(None))
         ).scalar_one()
-    processed = int(checkpoint or 0)
+    processed = processor_for(ws).checkpoint()
     return {
         "workspace": str(ws.path),
         "store": ws.store.dialect,
@@ -47,9 +44,3 @@ def workspace_status(ws: Workspace) -> dict[str, Any]:
         **counts,
         "api_keys": int(active_keys),
     }
-
-
-def processor_for(ws: Workspace) -> EventProcessor:
-    from c360.processor import default_handlers
-
-    return EventProcessor(ws.log, ws.store, default_handlers(), batch_size=ws.settings.processor_batch_events)

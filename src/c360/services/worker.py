@@ -8,7 +8,7 @@ import time
 
 from c360.lake.lake import LakeBusy
 from c360.services.compaction import maintain
-from c360.services.status import processor_for
+from c360.services.processing import processor_for
 from c360.workspace import Workspace
 
 log = logging.getLogger(__name__)

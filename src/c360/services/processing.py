@@ -1,0 +1,10 @@
+"""The workspace's event processor, with the handlers every workspace runs."""
+
+from __future__ import annotations
+
+from c360.processor import EventProcessor, default_handlers
+from c360.workspace import Workspace
+
+
+def processor_for(ws: Workspace) -> EventProcessor:
+    return EventProcessor(ws.log, ws.store, default_handlers(), batch_size=ws.settings.processor_batch_events)
