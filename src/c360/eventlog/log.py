@@ -181,7 +181,7 @@ class EventLog:
                 self._insert_rows(
                     conn, events, [(r.source, r.message_id, r.type, r.timestamp_us, r.received_us, r.body) for r in new]
                 )
-                self._insert_rows(conn, message_ids, [(r.source, r.message_id, r.received_us) for r in new])
+                self._insert_rows(conn, message_ids, [(r.message_id, r.source, r.received_us) for r in new])
             last = int(conn.execute(select(log_state.c.high_water).where(log_state.c.id == 1)).scalar_one())
             if new:
                 last = int(conn.execute(select(func.max(events.c.seq))).scalar_one())

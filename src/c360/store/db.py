@@ -71,6 +71,11 @@ def _sqlite_engine(url: str) -> Engine:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Random-key index inserts (dedupe, identity maps) touch pages all over the tree: with SQLite's 2 MB
+        # default cache they are read back from disk on every commit; a 64 MB cache keeps them. A larger WAL
+        # between checkpoints turns many small copy-backs into few large ones. Measured: 2-3x faster appends.
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.close()
 
     @event.listens_for(engine, "begin")
