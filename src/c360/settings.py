@@ -80,10 +80,11 @@ class Settings(BaseSettings):
         default=32 * 1024, ge=256, description="Tracking API: the largest event, in bytes of JSON after decompression."
     )
     max_request_bytes: int = Field(
-        default=4 * 1024 * 1024,
+        default=4 * 1024 * 1024 + 64 * 1024,
         ge=1024,
         description="Tracking API: the largest request body, after decompression (a larger one, or a gzip body "
-        "that inflates past it, is a 400).",
+        "that inflates past it, is a 400). 4 MB plus room for the event with which the RudderStack SDK "
+        "crosses its own 4 MB batch size.",
     )
     max_batch_events: int = Field(default=2_500, ge=1, description="Tracking API: the most events in one batch.")
     write_key_cache_seconds: float = Field(

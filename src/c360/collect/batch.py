@@ -27,7 +27,9 @@ def messages_of(body: dict[str, Any], endpoint: str, *, max_events: int) -> list
         raise BodyError("batch_too_large", f"the batch holds {len(items)} events; the limit is {max_events}")
     shared_context = body.get("context")
     shared_integrations = body.get("integrations")
-    if not isinstance(shared_context, dict) and not isinstance(shared_integrations, dict):
+    # The SDKs put `sentAt` on the batch, not on its items: without it no clock skew could be corrected.
+    sent_at = body.get("sentAt")
+    if not isinstance(shared_context, dict) and not isinstance(shared_integrations, dict) and sent_at is None:
         return items
     merged = []
     for item in items:
@@ -37,5 +39,7 @@ def messages_of(body: dict[str, Any], endpoint: str, *, max_events: int) -> list
                 if isinstance(shared, dict):
                     own = item.get(key)
                     item[key] = {**shared, **own} if isinstance(own, dict) else dict(shared)
+            if sent_at is not None and item.get("sentAt") is None:
+                item["sentAt"] = sent_at
         merged.append(item)
     return merged

@@ -14,6 +14,7 @@ import orjson
 from c360._crashpoints import crashpoint
 from c360.collect.enrich import enrich
 from c360.domain.messages import MessageError
+from c360.domain.timestamps import format_utc
 from c360.eventlog import LogRecord
 from c360.services.ingest import to_record
 from c360.services.keys import source_for_write_key
@@ -68,9 +69,12 @@ class Collector:
         def add_context(message: dict[str, Any]) -> None:
             enrich(message, client_ip=client_ip)
 
+        received_text = format_utc(received_at)
         for index, message in enumerate(messages):
             try:
-                record = to_record(message, source=source, received_at=received_at, enrich=add_context)
+                record = to_record(
+                    message, source=source, received_at=received_at, enrich=add_context, received_text=received_text
+                )
                 if len(record.body) > self.max_event_bytes and self._size(message) > self.max_event_bytes:
                     raise MessageError("event", f"is over the limit of {self.max_event_bytes} bytes")
             except MessageError as exc:
@@ -101,14 +105,21 @@ class Collector:
 
     async def ingest(self, messages: list[Any], *, source: str, client_ip: str | None) -> TrackingAnswer:
         """Append the request's good messages durably (the answer waits for the fsync) and store its rejects."""
+        # Refuse before the work when the queue is already full: under overload the CPU is better spent on
+        # the requests that will be taken.
+        self.ws.log.check_room(len(messages))
         received_at = dt.datetime.now(dt.UTC)
         records, rejects = self.prepare(messages, source=source, received_at=received_at, client_ip=client_ip)
         answer = TrackingAnswer(rejected=len(rejects), errors=[r.reason for r in rejects[:MAX_ERRORS_IN_ANSWER]])
-        if rejects:
-            await asyncio.to_thread(record_rejects, self.ws.store, rejects, received_at=received_at)
+        pending = None
         if records:
             crashpoint("api.before_append")
-            result = await asyncio.wrap_future(self.ws.log.submit(records))
+            # Queued first: a request refused with 429 (the SDK resends all of it) must leave no rejects behind.
+            pending = asyncio.wrap_future(self.ws.log.submit(records))
+        if rejects:
+            await asyncio.to_thread(record_rejects, self.ws.store, rejects, received_at=received_at)
+        if pending is not None:
+            result = await pending
             answer.accepted = result.count + result.duplicates
             answer.duplicates = result.duplicates
         return answer

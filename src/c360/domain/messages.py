@@ -34,10 +34,22 @@ def _optional_id(message: dict[str, Any], key: str) -> str | None:
 
 
 def accept_message(message: dict[str, Any], *, received_at: dt.datetime, new_id: Callable[[], str]) -> dict[str, Any]:
-    """The message as the log stores it, or MessageError.
+    """The message as the log stores it, or MessageError (see ``accept``)."""
+    return accept(message, received_at=received_at, new_id=new_id)[0]
+
+
+def accept(
+    message: dict[str, Any],
+    *,
+    received_at: dt.datetime,
+    new_id: Callable[[], str],
+    received_text: str | None = None,
+) -> tuple[dict[str, Any], dt.datetime]:
+    """The message as the log stores it and its event time (as stored: millisecond precision), or MessageError.
 
     Sets ``receivedAt``, fills a missing ``messageId`` and corrects the client's clock skew:
     ``timestamp = receivedAt - (sentAt - timestamp)``; the client's own value is kept as ``originalTimestamp``.
+    ``received_text`` is ``received_at`` already formatted, for callers that accept many messages at once.
     """
     if not isinstance(message, dict):
         raise MessageError("message", "must be a JSON object")
@@ -62,7 +74,7 @@ def accept_message(message: dict[str, Any], *, received_at: dt.datetime, new_id:
     out["anonymousId"] = anonymous_id
     message_id = _optional_id(message, "messageId")
     out["messageId"] = message_id if message_id is not None else new_id()
-    out["receivedAt"] = format_utc(received_at)
+    out["receivedAt"] = received_text or format_utc(received_at)
     timestamp = received_at
     if message.get("timestamp") is not None:
         try:
@@ -77,5 +89,7 @@ def accept_message(message: dict[str, Any], *, received_at: dt.datetime, new_id:
             except ValueError as exc:
                 raise MessageError("sentAt", str(exc)) from None
             timestamp = received_at - (sent_at - client_time)
+    # Stored at millisecond precision, as Segment writes it: the log's and the lake's time must be that one.
+    timestamp = timestamp.replace(microsecond=timestamp.microsecond // 1000 * 1000)
     out["timestamp"] = format_utc(timestamp)
-    return out
+    return out, timestamp

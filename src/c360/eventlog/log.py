@@ -103,11 +103,7 @@ class EventLog:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the event log is closed")
-            if self._queued_events and self._queued_events + len(records) > self.queue_depth:
-                raise Overloaded(
-                    f"the event log's queue holds {self._queued_events} events (depth {self.queue_depth})",
-                    retry_after_seconds=1,
-                )
+            self._refuse_if_full(len(records))
             self._queue.append(_Pending(records, future))
             self._queued_events += len(records)
             if self._writer is None:
@@ -115,6 +111,19 @@ class EventLog:
                 self._writer.start()
             self._cond.notify()
         return future
+
+    def check_room(self, count: int) -> None:
+        """Overloaded now if ``count`` more events would not be taken (an early, advisory check)."""
+        with self._cond:
+            self._refuse_if_full(count)
+
+    def _refuse_if_full(self, count: int) -> None:
+        # An empty queue takes any append, however large: a batch bigger than the depth must not wait forever.
+        if self._queued_events and self._queued_events + count > self.queue_depth:
+            raise Overloaded(
+                f"the event log's queue holds {self._queued_events} events (depth {self.queue_depth})",
+                retry_after_seconds=1,
+            )
 
     def append(self, records: Sequence[LogRecord]) -> AppendResult:
         """Append and wait until the records are durable."""

@@ -69,6 +69,7 @@ class EventProcessor:
         self.log = log
         self.store = store
         self.handlers = list(handlers)
+        self._per_event = [h for h in self.handlers if not hasattr(h, "handle_batch")]
         self.name = name
         self.batch_size = batch_size
 
@@ -94,8 +95,13 @@ class EventProcessor:
         try:
             with self.store.write() as conn:
                 self._guard_checkpoint(conn, batch[0].seq)
+                for handler in self.handlers:
+                    handle_batch = getattr(handler, "handle_batch", None)
+                    if handle_batch is not None:
+                        handle_batch(conn, events)
+                        crashpoint("processor.after_handler")
                 for event in events:
-                    for handler in self.handlers:
+                    for handler in self._per_event:
                         handler.handle(conn, event)
                         crashpoint("processor.after_handler")
                 crashpoint("processor.before_checkpoint")

@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from c360.domain.messages import MessageError, accept_message
-from c360.domain.timestamps import parse_timestamp, to_micros
+from c360.domain.messages import MessageError, accept
+from c360.domain.timestamps import format_utc, to_micros
 from c360.eventlog import EventLog, LogRecord
 
 
@@ -34,19 +34,26 @@ def to_record(
     source: str,
     received_at: dt.datetime,
     enrich: Callable[[dict[str, Any]], None] | None = None,
+    received_text: str | None = None,
 ) -> LogRecord:
     """An accepted message as a log record; MessageError when it cannot be accepted.
 
     ``enrich`` may fill the accepted copy (never the caller's message) before it is serialised.
+    ``received_text`` is ``format_utc(received_at)``, computed once by callers that convert many messages.
     """
-    accepted = accept_message(message, received_at=received_at, new_id=_new_id)  # type: ignore[arg-type]
+    accepted, timestamp = accept(
+        message,  # type: ignore[arg-type]
+        received_at=received_at,
+        new_id=_new_id,
+        received_text=received_text,
+    )
     if enrich is not None:
         enrich(accepted)
     return LogRecord(
         source=source,
         message_id=accepted["messageId"],
         type=accepted["type"],
-        timestamp_us=to_micros(parse_timestamp(accepted["timestamp"])),
+        timestamp_us=to_micros(timestamp),
         received_us=to_micros(received_at),
         body=orjson.dumps(accepted),
     )
@@ -71,10 +78,11 @@ def append_messages(
     result = IngestResult()
     for chunk in _chunks(messages, chunk_size):
         now = received_at()
+        now_text = format_utc(now)
         records = []
         for message in chunk:
             try:
-                records.append(to_record(message, source=source, received_at=now))
+                records.append(to_record(message, source=source, received_at=now, received_text=now_text))
             except MessageError as exc:
                 result.rejected += 1
                 if len(result.errors) < 10:

@@ -12,18 +12,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 def upsert(
     conn: Connection,
     table: Table,
-    values: Mapping[str, Any],
+    values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     *,
     key: Sequence[str],
     on_conflict: Mapping[str, Any],
 ) -> None:
-    """Insert ``values``; when a row with the same ``key`` exists, apply ``on_conflict`` to it instead.
+    """Insert ``values`` (one row, or many in one executemany); when a row with the same ``key`` exists, apply
+    ``on_conflict`` to it instead.
 
     ``on_conflict`` values may refer to the proposed row as ``excluded(table, "column")``.
     """
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    statement = dialect.insert(table).values(**values)
-    conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=dict(on_conflict)))
+    if isinstance(values, Mapping):
+        statement = dialect.insert(table).values(**values)
+        conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=dict(on_conflict)))
+    elif values:
+        statement = dialect.insert(table)
+        conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=dict(on_conflict)), list(values))
 
 
 def excluded(table: Table, column: str) -> Any:
