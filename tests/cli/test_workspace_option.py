@@ -28,6 +28,8 @@ WORKSPACE_COMMANDS = {
     "sources rotate": ["sources", "rotate", "web"],
     "sources revoke-key": ["sources", "revoke-key", "web", "wk_xxxx"],
     "jobs order-stats": ["jobs", "order-stats"],
+    "import": ["import", "x.csv", "--mapping", "x.yml"],
+    "export rejects": ["export", "rejects"],
 }
 #: Commands that do not open an existing workspace: `init` makes one, `demo` makes or reuses one and loads
 #: data (tested by the demo's own tests), `demo generate` only writes files.

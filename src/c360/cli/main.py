@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from c360.cli import demo as demo_commands
+from c360.cli import importing
 from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace, settings_for
 from c360.cli.output import err, out, print_json, progress_bar
 from c360.errors import C360Error
@@ -30,6 +31,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(sources_app, name="sources")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(demo_commands.app, name="demo")
+app.add_typer(importing.export_app, name="export")
+app.command("import")(importing.import_file)
 
 
 @app.command()
