@@ -103,6 +103,10 @@ def _import_demo_csvs(ws: Any, data_dir: Path) -> dict[str, Any]:
         csv_file = data_dir / f"{mapping_file.stem}.csv"
         size = csv_file.stat().st_size
         with progress_bar(f"Importing {csv_file.name}", total=size) as bar:
+
+            def show(done: int, _rows: int, bar: Any = bar, size: int = size) -> None:
+                bar.update(done, size)
+
             results[csv_file.name] = import_file(
                 csv_file,
                 load_mapping(mapping_file),
@@ -110,7 +114,7 @@ def _import_demo_csvs(ws: Any, data_dir: Path) -> dict[str, Any]:
                 log=ws.log,
                 timezone=ws.settings.timezone,
                 default_currency=ws.settings.default_currency,
-                progress=lambda done, _rows, size=size: bar.update(done, size),
+                progress=show,
             )
     return results
 
