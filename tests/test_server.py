@@ -4,9 +4,8 @@ it cleanly, leaving a workspace that opens again."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,60 +18,9 @@ from c360.services.status import workspace_status
 from c360.settings import load_settings
 from c360.workspace import Workspace
 from tests.cli.support import C360_EXE, RECEIVED_AT, SETTING_ENV_VARS, clean_env, expected_counts, make_messages
+from tests.tracking.server_proc import ServeProcess
 
-ATTEMPTS = 400  # x 50 ms of waiting on the process between attempts: a 20 s bound that a healthy start never nears
 EVENTS = 1_234
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, workspace: Path, log_dir: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.stdout_path, self.stderr_path = log_dir / "server.out", log_dir / "server.err"
-        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.process = subprocess.Popen(
-                [str(C360_EXE), "serve", "--workspace", str(workspace), "--port", str(self.port)],
-                env=clean_env(),
-                stdout=out,
-                stderr=err,
-            )
-        self.http = httpx.Client(base_url=self.base, timeout=httpx.Timeout(2.0, connect=0.2))
-
-    def logs(self) -> str:
-        return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
-
-    def wait_until(self, what: str, ready: Callable[[], bool]) -> None:
-        """Poll ``ready`` until it holds; between attempts, wait on the process itself (so a crash ends the wait)."""
-        for _ in range(ATTEMPTS):
-            try:
-                if ready():
-                    return
-            except httpx.TransportError:
-                pass
-            try:
-                self.process.wait(timeout=0.05)
-            except subprocess.TimeoutExpired:
-                continue
-            pytest.fail(f"the server exited ({self.process.returncode}) while waiting for {what}:\n{self.logs()}")
-        pytest.fail(f"gave up waiting for {what} after {ATTEMPTS} attempts:\n{self.logs()}")
-
-    def stop(self) -> int:
-        self.http.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            pytest.fail(f"the server did not stop within 30 s of SIGTERM:\n{self.logs()}")
 
 
 @pytest.fixture
@@ -84,13 +32,22 @@ def server_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+class Server(ServeProcess):
+    """The shared `c360 serve` child, with a client of its own."""
+
+    def __init__(self, workspace: Path, log_dir: Path) -> None:
+        super().__init__(workspace, log_dir)
+        self.http = httpx.Client(base_url=self.base, timeout=httpx.Timeout(2.0, connect=0.2))
+
+
 @pytest.fixture
 def server(server_ws: Path, tmp_path: Path) -> Iterator[Server]:
     running = Server(server_ws, tmp_path)
     try:
-        running.wait_until("/healthz", lambda: running.http.get("/healthz").status_code == 200)
+        running.wait_ready()
         yield running
     finally:
+        running.http.close()
         if running.process.poll() is None:
             running.stop()
 
