@@ -15,10 +15,10 @@ What each number includes:
   the JSON body) -- measured apart from the append.
 - durable append: `EventLog.append` of 100-event batches from 8 threads through the group-commit writer; each
   batch is acknowledged only after its transaction committed with SQLite `synchronous=FULL` (WAL fsync).
-  The append includes the dedupe of (source, messageId): a lookup and an insert into the `message_ids` table in
-  the same transaction. Reference: raw `sqlite3.executemany` of the same rows into the same two tables (events
-  and message_ids, same keys), one fsynced transaction per 100 rows, from one thread, without the lookup --
-  what a writer without group commit gets.
+  The append includes the exact dedupe of (source, messageId) (an in-memory index of the window, rebuilt from
+  the log on start; see `c360/eventlog/seen.py`). Reference: raw `sqlite3.executemany` of the same rows into
+  the same events table, one fsynced transaction per 100 rows, from one thread, without any dedupe -- what a
+  writer without group commit gets.
 - peak memory: the process's maximum resident set size at the end.
 """
 
@@ -108,11 +108,6 @@ def bench_append(n_events: int, folder: Path, seed: int) -> dict[str, float]:
         "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT, message_id TEXT, type TEXT,"
         " timestamp_us INTEGER, received_us INTEGER, body BLOB)"
     )
-    raw.execute(
-        "CREATE TABLE message_ids (message_id TEXT, source TEXT, received_us INTEGER,"
-        " PRIMARY KEY (message_id, source)) WITHOUT ROWID"
-    )
-    raw.execute("CREATE INDEX ix_message_ids_received_us ON message_ids (received_us)")
     rows = [[(r.source, r.message_id, r.type, r.timestamp_us, r.received_us, r.body) for r in b] for b in batches]
     start = time.perf_counter()
     for batch_rows in rows:
@@ -121,7 +116,6 @@ def bench_append(n_events: int, folder: Path, seed: int) -> dict[str, float]:
             "INSERT INTO events (source, message_id, type, timestamp_us, received_us, body) VALUES (?,?,?,?,?,?)",
             batch_rows,
         )
-        raw.executemany("INSERT INTO message_ids VALUES (?,?,?)", [(row[1], row[0], row[4]) for row in batch_rows])
         raw.execute("COMMIT")
     raw_s = time.perf_counter() - start
     raw.close()

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from c360._crashpoints import crashpoint
 from c360.errors import Overloaded
 from c360.eventlog.schema import events, log_metadata, log_state, message_ids
+from c360.eventlog.seen import SeenIndex, digest
 from c360.store.db import Database, open_database
 
-_LOOKUP_CHUNK = 900  # messageIds per IN (...) lookup: under SQLite's oldest limit of 999 bound variables
 # Any fixed key: it only has to be the same for every appender of this database.
 _PG_APPEND_LOCK = 0x0C360
 
@@ -81,6 +82,8 @@ class EventLog:
         self._closing = False
         self._writer: threading.Thread | None = None
         self._compiled_inserts: dict[str, tuple[str, bool]] = {}
+        self._seen = SeenIndex()
+        self._seen_through: int | None = None  # the highest seq whose messageId is in _seen; None: not loaded
         log_metadata.create_all(db.engine)
         with db.write() as conn:
             if conn.execute(select(log_state.c.id)).first() is None:
@@ -182,42 +185,55 @@ class EventLog:
         with self.db.write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
-            fresh = self._fresh(conn, records)
+            self._catch_up(conn)
+            keys = [digest(r.source, r.message_id) for r in records]
+            fresh = self._fresh(keys)
             new = [r for r, is_new in zip(records, fresh, strict=True) if is_new]
+            last = int(conn.execute(select(log_state.c.high_water).where(log_state.c.id == 1)).scalar_one())
             if new:
                 # Straight to the driver's executemany: this is the hot path of every accepted event, and
-                # SQLAlchemy's per-row parameter processing would cost as much as the inserts themselves.
+                # SQLAlchemy's per-row parameter processing would cost as much as the insert itself.
                 self._insert_rows(
                     conn, events, [(r.source, r.message_id, r.type, r.timestamp_us, r.received_us, r.body) for r in new]
                 )
-                self._insert_rows(conn, message_ids, [(r.message_id, r.source, r.received_us) for r in new])
-            last = int(conn.execute(select(log_state.c.high_water).where(log_state.c.id == 1)).scalar_one())
-            if new:
                 last = int(conn.execute(select(func.max(events.c.seq))).scalar_one())
                 conn.execute(update(log_state).where(log_state.c.id == 1).values(high_water=last))
             crashpoint("log.before_commit")
+        # Committed: only now may these ids count as taken.
+        for record, key, is_new in zip(records, keys, fresh, strict=True):
+            if is_new:
+                self._seen.add(key, record.received_us)
+        self._seen_through = last
         return last, fresh
 
-    def _fresh(self, conn: Connection, records: list[LogRecord]) -> list[bool]:
-        """Per record: not seen before (within the dedupe window) and not earlier in this batch.
+    def _catch_up(self, conn: Connection) -> None:
+        """Bring the in-memory index up to the log, under the append lock.
 
-        Runs inside the append transaction, under the append lock, so two appenders can never both take the
-        same (source, messageId) for new.
+        The first time, from the archive of pruned ids and every row still in the log; after that, from the rows
+        other processes appended since this one's last write (none when it is the only writer).
         """
-        wanted = {r.message_id for r in records}
-        seen: set[tuple[str, str]] = set()
-        ids = list(wanted)
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = ids[start : start + _LOOKUP_CHUNK]
-            found = conn.execute(
-                select(message_ids.c.source, message_ids.c.message_id).where(message_ids.c.message_id.in_(chunk))
-            )
-            seen.update((row.source, row.message_id) for row in found)
+        if self._seen_through is None:
+            archive = select(message_ids.c.source, message_ids.c.message_id, message_ids.c.received_us)
+            for source, message_id, received_us in conn.execute(archive):
+                self._seen.add(digest(source, message_id), received_us)
+            self._seen_through = 0
+        rows = conn.execute(
+            select(events.c.seq, events.c.source, events.c.message_id, events.c.received_us)
+            .where(events.c.seq > self._seen_through)
+            .order_by(events.c.seq)
+        )
+        for seq, source, message_id, received_us in rows:
+            self._seen.add(digest(source, message_id), received_us)
+            self._seen_through = seq
+
+    def _fresh(self, keys: list[bytes]) -> list[bool]:
+        """Per record: not taken before (within the dedupe window) and not earlier in this batch."""
         fresh = []
-        for record in records:
-            key = (record.source, record.message_id)
-            fresh.append(key not in seen)
-            seen.add(key)
+        in_batch: set[bytes] = set()
+        for key in keys:
+            is_new = key not in in_batch and key not in self._seen
+            fresh.append(is_new)
+            in_batch.add(key)
         return fresh
 
     def _insert_rows(self, conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
@@ -236,7 +252,13 @@ class EventLog:
         return self._compiled_inserts[table.name]
 
     def forget_message_ids(self, received_before_us: int) -> int:
-        """End the dedupe window: forget the messageIds received before ``received_before_us``."""
+        """End the dedupe window: forget the archived messageIds received before ``received_before_us``.
+
+        Ids of events still in the log stay known until they are pruned and then forgotten: the window is a
+        lower bound.
+        """
+        with self._cond:  # not while the writer uses the index
+            self._seen.forget_before(received_before_us)
         with self.db.write() as conn:
             return conn.execute(delete(message_ids).where(message_ids.c.received_us < received_before_us)).rowcount
 
@@ -266,6 +288,20 @@ class EventLog:
             return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
 
     def prune(self, upto_seq: int) -> int:
-        """Delete events with ``seq <= upto_seq`` (callers pass what is both in the lake and processed)."""
+        """Delete events with ``seq <= upto_seq`` (callers pass what is both in the lake and processed).
+
+        Their messageIds move to the ``message_ids`` archive in the same transaction, so the dedupe window
+        outlives the rows: this bulk, off-the-append-path insert is where the index's random writes are paid.
+        """
         with self.db.write() as conn:
+            dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+            archived = (
+                dialect.insert(message_ids)
+                .from_select(
+                    ["message_id", "source", "received_us"],
+                    select(events.c.message_id, events.c.source, events.c.received_us).where(events.c.seq <= upto_seq),
+                )
+                .on_conflict_do_nothing()
+            )
+            conn.execute(archived)
             return conn.execute(delete(events).where(events.c.seq <= upto_seq)).rowcount
