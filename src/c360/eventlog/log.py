@@ -200,9 +200,10 @@ class EventLog:
                 conn.execute(update(log_state).where(log_state.c.id == 1).values(high_water=last))
             crashpoint("log.before_commit")
         # Committed: only now may these ids count as taken.
-        for record, key, is_new in zip(records, keys, fresh, strict=True):
-            if is_new:
-                self._seen.add(key, record.received_us)
+        with self._seen.lock:
+            for record, key, is_new in zip(records, keys, fresh, strict=True):
+                if is_new:
+                    self._seen.add(key, record.received_us)
         self._seen_through = last
         return last, fresh
 
@@ -214,26 +215,29 @@ class EventLog:
         """
         if self._seen_through is None:
             archive = select(message_ids.c.source, message_ids.c.message_id, message_ids.c.received_us)
-            for source, message_id, received_us in conn.execute(archive):
-                self._seen.add(digest(source, message_id), received_us)
+            with self._seen.lock:
+                for source, message_id, received_us in conn.execute(archive):
+                    self._seen.add(digest(source, message_id), received_us)
             self._seen_through = 0
         rows = conn.execute(
             select(events.c.seq, events.c.source, events.c.message_id, events.c.received_us)
             .where(events.c.seq > self._seen_through)
             .order_by(events.c.seq)
         )
-        for seq, source, message_id, received_us in rows:
-            self._seen.add(digest(source, message_id), received_us)
-            self._seen_through = seq
+        with self._seen.lock:
+            for seq, source, message_id, received_us in rows:
+                self._seen.add(digest(source, message_id), received_us)
+                self._seen_through = seq
 
     def _fresh(self, keys: list[bytes]) -> list[bool]:
         """Per record: not taken before (within the dedupe window) and not earlier in this batch."""
         fresh = []
         in_batch: set[bytes] = set()
-        for key in keys:
-            is_new = key not in in_batch and key not in self._seen
-            fresh.append(is_new)
-            in_batch.add(key)
+        with self._seen.lock:
+            for key in keys:
+                is_new = key not in in_batch and key not in self._seen
+                fresh.append(is_new)
+                in_batch.add(key)
         return fresh
 
     def _insert_rows(self, conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
@@ -257,7 +261,7 @@ class EventLog:
         Ids of events still in the log stay known until they are pruned and then forgotten: the window is a
         lower bound.
         """
-        with self._cond:  # not while the writer uses the index
+        with self._seen.lock:
             self._seen.forget_before(received_before_us)
         with self.db.write() as conn:
             return conn.execute(delete(message_ids).where(message_ids.c.received_us < received_before_us)).rowcount

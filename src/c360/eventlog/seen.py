@@ -13,6 +13,7 @@ unlikely as two random UUIDs being equal.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 US_PER_DAY = 86_400_000_000
 
@@ -22,8 +23,11 @@ def digest(source: str, message_id: str) -> bytes:
 
 
 class SeenIndex:
+    """Callers hold ``lock`` around every use: the log's writer thread adds while maintenance forgets."""
+
     def __init__(self) -> None:
         self._days: dict[int, set[bytes]] = {}
+        self.lock = threading.Lock()
 
     def __contains__(self, key: bytes) -> bool:
         return any(key in keys for keys in self._days.values())
