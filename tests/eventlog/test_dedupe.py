@@ -120,3 +120,16 @@ def test_two_writers_on_one_log_see_each_others_ids(store_url: str) -> None:
     finally:
         one.close()
         two.close()
+
+
+def test_ids_another_process_appended_and_pruned_meanwhile_are_still_known(store_url: str) -> None:
+    server, importer = EventLog.open(store_url), EventLog.open(store_url)
+    try:
+        assert server.append([rec("a")]).count == 1
+        assert importer.append([rec("b"), rec("c")]).count == 2
+        importer.prune(3)  # compaction removed b and c from the log before the server wrote again
+        result = server.append([rec("b"), rec("c"), rec("d")])
+        assert (result.count, result.duplicates) == (1, 2)
+    finally:
+        server.close()
+        importer.close()

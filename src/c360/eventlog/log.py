@@ -213,12 +213,20 @@ class EventLog:
         The first time, from the archive of pruned ids and every row still in the log; after that, from the rows
         other processes appended since this one's last write (none when it is the only writer).
         """
-        if self._seen_through is None:
+        oldest = conn.execute(select(func.min(events.c.seq))).scalar_one_or_none()
+        high_water = int(conn.execute(select(log_state.c.high_water).where(log_state.c.id == 1)).scalar_one())
+        # Rows we have not seen may have been appended and pruned by other processes meanwhile: then their ids
+        # are only in the archive (a gap in seqs on PostgreSQL looks the same and costs only a reload).
+        unseen_pruned = self._seen_through is not None and (
+            (oldest is None and high_water > self._seen_through)
+            or (oldest is not None and oldest > self._seen_through + 1)
+        )
+        if self._seen_through is None or unseen_pruned:
             archive = select(message_ids.c.source, message_ids.c.message_id, message_ids.c.received_us)
             with self._seen.lock:
                 for source, message_id, received_us in conn.execute(archive):
                     self._seen.add(digest(source, message_id), received_us)
-            self._seen_through = 0
+            self._seen_through = self._seen_through or 0
         rows = conn.execute(
             select(events.c.seq, events.c.source, events.c.message_id, events.c.received_us)
             .where(events.c.seq > self._seen_through)
