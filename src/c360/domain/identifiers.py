@@ -1,0 +1,130 @@
+"""Identifiers normalised for matching: email, phone (E.164), names; blocked values; types and priorities.
+
+Pure functions: the identity graph (batch and incremental) and the importer compare only these forms, so two
+records written `0912 345 678` and `+84-912-345-678` are one phone, and `An.Nguyen@Gmail.com ` one email.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import phonenumbers
+
+from c360.domain.names_vi import fold_name
+from c360.domain.phones_vi import modernize_mobile
+
+
+class IdentifierType(StrEnum):
+    """Identifier types, highest priority first (design.md, "Identity resolution settings")."""
+
+    USER_ID = "user_id"
+    EMAIL = "email"
+    PHONE = "phone"
+    LOYALTY_CARD = "loyalty_card"
+    EXTERNAL_ID = "external_id"  # CRM / POS ids, as `<source>:<id>`
+    DEVICE_ID = "device_id"
+    ANONYMOUS_ID = "anonymous_id"
+
+    @property
+    def priority(self) -> int:
+        """0 is the strongest."""
+        return list(IdentifierType).index(self)
+
+
+#: The most identifiers of a type one profile may hold before the lowest-priority incoming one is left out.
+DEFAULT_LIMITS: Final[dict[IdentifierType, int]] = {
+    t: (1 if t is IdentifierType.USER_ID else 5) for t in IdentifierType
+}
+
+_BLOCKED_WORDS: Final = frozenset(
+    {"", "null", "none", "nil", "undefined", "anonymous", "unknown", "n/a", "na", "0", "-1"}
+)
+_ONLY_ZEROS_OR_DASHES: Final = re.compile(r"^[0\-\s.+()]*$")
+
+
+def is_blocked(value: str | None, extra: frozenset[str] = frozenset()) -> bool:
+    """True for values that must never join two records: empty, `null`, `undefined`, `anonymous`, `0`, `-1`,
+    all-zero or all-dash strings, and the workspace's own list (``extra``, compared case-insensitively)."""
+    if value is None:
+        return True
+    text = value.strip().lower()
+    return text in _BLOCKED_WORDS or bool(_ONLY_ZEROS_OR_DASHES.match(text)) or text in extra
+
+
+_GMAIL_DOMAINS: Final = frozenset({"gmail.com", "googlemail.com"})
+_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(value: str | None, *, gmail_rules: bool = False) -> str | None:
+    """Trimmed, NFC, lower-case email, or None when it is not an email.
+
+    ``gmail_rules``: Gmail ignores dots and everything after `+` in the local part, and googlemail.com is
+    gmail.com — an option, since for other providers those are different mailboxes.
+    """
+    if value is None:
+        return None
+    email = unicodedata.normalize("NFC", value).strip().lower()
+    if not _EMAIL.match(email):
+        return None
+    local, _, domain = email.rpartition("@")
+    if gmail_rules and domain in _GMAIL_DOMAINS:
+        local = local.split("+", 1)[0].replace(".", "")
+        domain = "gmail.com"
+        if not local:
+            return None
+    return f"{local}@{domain}"
+
+
+def normalize_phone(value: str | None, *, region: str = "VN") -> str | None:
+    """E.164 (`+84912345678`) of a phone written any common way, or None when it is not a valid number.
+
+    Vietnam's pre-2018 11-digit mobile numbers (`0162...`), which phonenumbers rejects, are first rewritten to
+    today's prefixes.
+    """
+    if value is None or not value.strip():
+        return None
+    text = modernize_mobile(value.strip()) if region == "VN" else value.strip()
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        # `84912...` without a plus: phonenumbers reads it as a national number of the default region.
+        try:
+            parsed = phonenumbers.parse("+" + re.sub(r"\D", "", text), None)
+        except phonenumbers.NumberParseException:
+            return None
+    if not phonenumbers.is_valid_number(parsed):
+        digits = re.sub(r"\D", "", text)
+        try:
+            parsed = phonenumbers.parse("+" + digits, None)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(parsed):
+            return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True, slots=True)
+class NameKeys:
+    """A name in NFC as written, and its diacritics-free comparison keys in both orders."""
+
+    original: str
+    folded: str  # `nguyen van an`
+    reversed_folded: str  # the given-name-first reading: `an van nguyen` for `Nguyễn Văn An`
+
+
+def name_keys(full_name: str | None) -> NameKeys | None:
+    """Keys that make `Nguyễn Văn An`, `NGUYEN VAN AN` and `An Nguyen Van` comparable (None for no name)."""
+    if full_name is None:
+        return None
+    original = " ".join(unicodedata.normalize("NFC", full_name).split())
+    folded = fold_name(original)
+    if not folded:
+        return None
+    words = folded.split()
+    # Given-name-first writing moves the given name (Vietnamese order's last word) to the front.
+    reversed_folded = " ".join([words[-1], *words[:-1]]) if len(words) > 1 else folded
+    return NameKeys(original, folded, reversed_folded)

@@ -1,0 +1,106 @@
+import pytest
+
+from c360.domain.identifiers import (
+    DEFAULT_LIMITS,
+    IdentifierType,
+    is_blocked,
+    name_keys,
+    normalize_email,
+    normalize_phone,
+)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "0912345678",
+        "0912 345 678",
+        "+84912345678",
+        "+84 912 345 678",
+        "84912345678",
+        "84-912-345-678",
+        "(+84) 912.345.678",
+    ],
+)
+def test_vietnamese_mobiles_in_every_form_are_one_number(written: str) -> None:
+    assert normalize_phone(written) == "+84912345678"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("01623456789", "+84323456789"),
+        ("0121 345 6789", "+84793456789"),
+        ("+84 127 345 6789", "+84813456789"),
+        ("0199-345-6789", "+84593456789"),
+        ("0186 345 6789", "+84563456789"),
+    ],
+)
+def test_pre_2018_eleven_digit_mobiles_map_to_todays_prefixes(old: str, new: str) -> None:
+    assert normalize_phone(old) == new
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "abc", "12345", "0999999999999", None, "0000000000"])
+def test_invalid_phones(bad: str | None) -> None:
+    assert normalize_phone(bad) is None
+
+
+def test_foreign_numbers_keep_their_country() -> None:
+    assert normalize_phone("+1 415 555 2671") == "+14155552671"
+    assert normalize_phone("+65 8123 4567") == "+6581234567"
+
+
+def test_emails() -> None:
+    assert normalize_email("  An.Nguyen@Gmail.COM ") == "an.nguyen@gmail.com"
+    assert normalize_email("An.Nguyen+shop@Gmail.com", gmail_rules=True) == "annguyen@gmail.com"
+    assert normalize_email("an.nguyen@googlemail.com", gmail_rules=True) == "annguyen@gmail.com"
+    assert normalize_email("an.nguyen+x@yahoo.com", gmail_rules=True) == "an.nguyen+x@yahoo.com"  # not Gmail
+    for bad in ("", "no-at-sign", "a@b", "a b@c.vn", "@x.vn", None):
+        assert normalize_email(bad) is None
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", " ", "null", "NULL", "undefined", "anonymous", "0", "-1", "000000", "---", "0 000 000"]
+)
+def test_blocked_values(value: str | None) -> None:
+    assert is_blocked(value)
+
+
+def test_workspace_blocklist_and_ordinary_values() -> None:
+    shop = frozenset({"test@test.com", "+842873001234"})
+    assert is_blocked("TEST@test.com", shop)
+    assert is_blocked("+842873001234", shop)
+    assert not is_blocked("an@vi.vn", shop)
+    assert not is_blocked("+84912345678")
+    assert not is_blocked("u-10")
+
+
+def test_name_keys_with_and_without_diacritics_and_in_both_orders() -> None:
+    keys = name_keys("  Nguyễn   Văn  Đức ")
+    assert keys is not None
+    assert keys.original == "Nguyễn Văn Đức"
+    assert keys.folded == "nguyen van duc"
+    assert keys.reversed_folded == "duc nguyen van"
+    plain = name_keys("NGUYEN VAN DUC")
+    assert plain is not None
+    assert (plain.folded, plain.reversed_folded) == (keys.folded, keys.reversed_folded)
+    western = name_keys("Duc Nguyen Van")
+    assert western is not None
+    assert western.folded == keys.reversed_folded  # given-name-first writing meets the Vietnamese order
+    assert name_keys("   ") is None
+    assert name_keys(None) is None
+
+
+def test_decomposed_input_gives_the_same_keys() -> None:
+    import unicodedata
+
+    composed = name_keys("Trần Thị Ánh")
+    decomposed = name_keys(unicodedata.normalize("NFD", "Trần Thị Ánh"))
+    assert composed == decomposed
+
+
+def test_priorities_and_limits_follow_the_design() -> None:
+    order = [t.value for t in sorted(IdentifierType, key=lambda t: t.priority)]
+    assert order == ["user_id", "email", "phone", "loyalty_card", "external_id", "device_id", "anonymous_id"]
+    assert DEFAULT_LIMITS[IdentifierType.USER_ID] == 1
+    assert all(limit == 5 for t, limit in DEFAULT_LIMITS.items() if t is not IdentifierType.USER_ID)
