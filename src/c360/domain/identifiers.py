@@ -88,23 +88,16 @@ def normalize_phone(value: str | None, *, region: str = "VN") -> str | None:
     if value is None or not value.strip():
         return None
     text = modernize_mobile(value.strip()) if region == "VN" else value.strip()
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        # `84912...` without a plus: phonenumbers reads it as a national number of the default region.
+    # As written in the default region first; then its digits as an international number, for `84912...`
+    # written without the plus, which phonenumbers would otherwise read as a national number.
+    for candidate, default_region in ((text, region), ("+" + re.sub(r"\D", "", text), None)):
         try:
-            parsed = phonenumbers.parse("+" + re.sub(r"\D", "", text), None)
+            parsed = phonenumbers.parse(candidate, default_region)
         except phonenumbers.NumberParseException:
-            return None
-    if not phonenumbers.is_valid_number(parsed):
-        digits = re.sub(r"\D", "", text)
-        try:
-            parsed = phonenumbers.parse("+" + digits, None)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(parsed):
-            return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
