@@ -48,8 +48,7 @@ def cli() -> Invoke:
     return invoke
 
 
-@pytest.fixture
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Invoke:
+def main_runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Invoke:
     """Run the real entry point ``c360.cli.main:main`` in-process; any exception other than SystemExit propagates
     (and fails the test: a user would have seen a traceback)."""
 
@@ -70,3 +69,8 @@ def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
         return Run(code, _ANSI.sub("", captured.out), _ANSI.sub("", captured.err))
 
     return invoke
+
+
+@pytest.fixture
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Invoke:
+    return main_runner(monkeypatch, capsys)

@@ -16,6 +16,8 @@ from c360.importer import ImportResult, import_file, parse_mapping
 from c360.importer.mapping import Mapping
 from c360.services.rejects import iter_rejects
 from c360.workspace import Workspace
+from tests.cli.conftest import main_runner
+from tests.cli.support import SETTING_ENV_VARS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "src" / "c360" / "demo" / "mappings"
 DEMO_CONFIG = GeneratorConfig(customers=400, days=120, seed=4242)
@@ -95,35 +97,9 @@ def customers_mapping(**extra: Any) -> dict[str, Any]:
     return mapping
 
 
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def run_c360(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
-    """Run the real entry point ``c360.cli.main:main`` in-process (errors become a message and an exit code;
-    anything else propagates and fails the test: a user would have seen a traceback)."""
-    import sys
-
-    from c360.cli.main import main
-
-    for name in ("C360_WORKSPACE", "C360_TIMEZONE", "C360_DEFAULT_CURRENCY"):
+    """The real entry point ``c360.cli.main:main`` in-process, with no C360_<setting> of the developer's."""
+    for name in SETTING_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
-
-    def invoke(*args: str) -> Run:
-        capsys.readouterr()
-        with monkeypatch.context() as patch:
-            patch.setattr(sys, "argv", ["c360", *args])
-            try:
-                main()
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            else:
-                code = 0
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return invoke
+    return main_runner(monkeypatch, capsys)
