@@ -185,11 +185,10 @@ class EventLog:
         with self.db.write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
-            self._catch_up(conn)
+            last = self._catch_up(conn)
             keys = [digest(r.source, r.message_id) for r in records]
             fresh = self._fresh(keys)
             new = [r for r, is_new in zip(records, fresh, strict=True) if is_new]
-            last = int(conn.execute(select(log_state.c.high_water).where(log_state.c.id == 1)).scalar_one())
             if new:
                 # Straight to the driver's executemany: this is the hot path of every accepted event, and
                 # SQLAlchemy's per-row parameter processing would cost as much as the insert itself.
@@ -207,8 +206,8 @@ class EventLog:
         self._seen_through = last
         return last, fresh
 
-    def _catch_up(self, conn: Connection) -> None:
-        """Bring the in-memory index up to the log, under the append lock.
+    def _catch_up(self, conn: Connection) -> int:
+        """Bring the in-memory index up to the log, under the append lock; returns the log's high-water seq.
 
         The first time, from the archive of pruned ids and every row still in the log; after that, from the rows
         other processes appended since this one's last write (none when it is the only writer).
@@ -236,6 +235,7 @@ class EventLog:
             for seq, source, message_id, received_us in rows:
                 self._seen.add(digest(source, message_id), received_us)
                 self._seen_through = seq
+        return high_water
 
     def _fresh(self, keys: list[bytes]) -> list[bool]:
         """Per record: not taken before (within the dedupe window) and not earlier in this batch."""
