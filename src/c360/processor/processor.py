@@ -75,9 +75,10 @@ class EventProcessor:
 
     def checkpoint(self) -> int:
         with self.store.read() as conn:
-            return self._checkpoint(conn)
+            return self.checkpoint_in(conn)
 
-    def _checkpoint(self, conn: Connection) -> int:
+    def checkpoint_in(self, conn: Connection) -> int:
+        """The checkpoint as ``conn``'s transaction sees it (so it agrees with what the handlers wrote there)."""
         query = select(processor_checkpoints.c.seq).where(processor_checkpoints.c.name == self.name)
         value = conn.execute(query).scalar_one_or_none()
         return int(value or 0)
@@ -161,7 +162,7 @@ class EventProcessor:
             # Instances of one processor take turns, as SQLite's write lock makes them do: without it a plain read
             # of the checkpoint lets another instance commit the same batch while this transaction runs.
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"c360.processor:{self.name}"})
-        if self._checkpoint(conn) >= first_seq:
+        if self.checkpoint_in(conn) >= first_seq:
             raise _StaleBatch
 
     def _save_checkpoint(self, conn: Connection, seq: int) -> None:

@@ -14,6 +14,9 @@ from c360.workspace import Workspace
 def workspace_status(ws: Workspace) -> dict[str, Any]:
     log_max = ws.log.max_seq()
     with ws.store.read() as conn:
+        # In the same transaction as the handlers' counts below: a checkpoint read apart from them could say
+        # "caught up" next to counts from before the last batch.
+        processed = processor_for(ws).checkpoint_in(conn)
         by_type = {
             row.type: int(row.n)
             for row in conn.execute(
@@ -29,7 +32,6 @@ def workspace_status(ws: Workspace) -> dict[str, Any]:
         active_keys = conn.execute(
             select(func.count()).select_from(api_keys).where(api_keys.c.revoked_at.is_(None))
         ).scalar_one()
-    processed = processor_for(ws).checkpoint()
     return {
         "workspace": str(ws.path),
         "store": ws.store.dialect,

@@ -109,8 +109,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read-only transaction that sees one snapshot throughout (SQLite's WAL reads do; PostgreSQL needs
+        REPEATABLE READ, as its default gives each statement its own)."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def close(self) -> None:
         self.engine.dispose()
