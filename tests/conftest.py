@@ -20,6 +20,9 @@ from sqlalchemy.engine import make_url
 from c360.workspace import Workspace
 from tests.helpers import skip_or_fail
 
+# The two-engine harness (DuckDB and one shared SparkSession) for every folder that runs batch SQL.
+pytest_plugins = ["tests.engine_harness"]
+
 if TYPE_CHECKING:
     import psycopg
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,13 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         "processor_batch_events": "14",
         "host": "0.0.0.0",
         "port": "8999",
+        "identity_gmail_rules": "False",
+        "identity_blocked_values": '["0281234567", "shop@example.vn"]',
+        "identity_fanout_k": "5",
+        "identity_source_priority": '["crm", "pos"]',
+        "match_threshold_upper": "0.9",
+        "match_threshold_lower": "0.7",
+        "match_max_pairs": "5000",
         "workspace": str(tmp_path),
     }
     assert set(values) == set(Settings.model_fields), "add the new setting to this test"
@@ -163,7 +171,8 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         monkeypatch.setenv(f"C360_{name.upper()}", value)
     settings = load_settings()
     for name, value in values.items():
-        assert str(getattr(settings, name)) == value, name
+        got = getattr(settings, name)
+        assert (json.dumps(got) if isinstance(got, list) else str(got)) == value, name
 
 
 def test_new_settings_file_lists_every_setting_and_uncommented_defaults_load(tmp_path: Path) -> None:

@@ -101,6 +101,43 @@ class Settings(BaseSettings):
         ge=1,
         description="Events the processor applies in one transaction (its checkpoint commits with them).",
     )
+    identity_gmail_rules: bool = Field(
+        default=True,
+        description="Identity: Gmail addresses ignore dots and `+tags` in the local part (as Gmail does).",
+    )
+    identity_blocked_values: list[str] = Field(
+        default=["test@test.com", "a@a.com", "test@example.com", "noemail@gmail.com"],
+        description="Identity: values that never join anything, besides the built-in ones (`null`, `0`, ...); "
+        "add the shop's own phone numbers here.",
+    )
+    identity_fanout_k: int = Field(
+        default=3,
+        ge=1,
+        description="Identity: a value on more than this many records with clearly different names is held "
+        "back from joining and sent to review.",
+    )
+    identity_source_priority: list[str] = Field(
+        default=[],
+        description="Identity: sources whose traits win on the profile, strongest first; other sources follow, "
+        "and within a source the most recent value wins.",
+    )
+    match_threshold_upper: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="Probabilistic matching: pairs at or above this match probability are merged.",
+    )
+    match_threshold_lower: float = Field(
+        default=0.80,
+        gt=0,
+        lt=1,
+        description="Probabilistic matching: pairs from here up to the upper threshold go to the review queue.",
+    )
+    match_max_pairs: int = Field(
+        default=1_000_000,
+        ge=1_000,
+        description="Probabilistic matching: record pairs sampled to train the model (u by sampling, m by EM).",
+    )
     host: str = Field(default="127.0.0.1", description="Address `c360 serve` binds to.")
     port: int = Field(default=8360, ge=1, le=65535, description="Port `c360 serve` listens on.")
 

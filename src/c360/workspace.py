@@ -6,6 +6,7 @@ that only needs the store never opens an engine, and one that only reads setting
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,11 @@ def settings_template(values: dict[str, Any]) -> str:
         if name == "workspace" or name in values:
             continue
         default = field.default
-        shown = tomli_w.dumps({name: str(default) if isinstance(default, Path) else default}).strip()
+        if isinstance(default, list):
+            # On one line, so removing the `#` turns the whole setting on (tomli_w would spread it over lines).
+            shown = f"{name} = [{', '.join(json.dumps(item, ensure_ascii=False) for item in default)}]"
+        else:
+            shown = tomli_w.dumps({name: str(default) if isinstance(default, Path) else default}).strip()
         lines.append(f"# {field.description}\n# {shown}\n")
     return "\n".join(lines)
 

@@ -28,8 +28,14 @@ WORKSPACE_COMMANDS = {
     "sources rotate": ["sources", "rotate", "web"],
     "sources revoke-key": ["sources", "revoke-key", "web", "wk_xxxx"],
     "jobs order-stats": ["jobs", "order-stats"],
+    "resolve": ["resolve"],
     "import": ["import", "x.csv", "--mapping", "x.yml"],
     "export rejects": ["export", "rejects"],
+    "export identities": ["export", "identities", "--out", "ids.csv"],
+    "profiles get": ["profiles", "get", "prof_x"],
+    "profiles explain": ["profiles", "explain", "prof_x"],
+    "profiles search": ["profiles", "search", "nguyen"],
+    "profiles events": ["profiles", "events", "prof_x"],
 }
 #: Commands that do not open an existing workspace: `init` makes one, `demo` makes or reuses one and loads
 #: data (tested by the demo's own tests), `demo generate` only writes files.

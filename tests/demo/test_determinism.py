@@ -97,9 +97,9 @@ def test_a_bad_config_is_refused(kwargs: dict[str, object]) -> None:
 def test_cached_dataset_generates_once_then_reuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("C360_CACHE_DIR", str(tmp_path))
     path = cached_dataset(150, 30, 3)
-    assert path == tmp_path / "3-150-30-v1"
+    assert path == tmp_path / "3-150-30-v2"
     assert (path / "manifest.json").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["3-150-30-v1"]  # no scratch folder left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["3-150-30-v2"]  # no scratch folder left behind
 
     def refuse(*args: object, **kwargs: object) -> dict[str, int]:
         raise AssertionError("a complete cached dataset must not be generated again")
@@ -111,14 +111,14 @@ def test_cached_dataset_generates_once_then_reuses(tmp_path: Path, monkeypatch: 
 def test_cached_dataset_keys_a_non_default_end_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("C360_CACHE_DIR", str(tmp_path))
     path = cached_dataset(100, 20, 3, end_date=dt.date(2025, 12, 31))
-    assert path.name == "3-100-20-20251231-v1"
+    assert path.name == "3-100-20-20251231-v2"
     manifest = orjson.loads((path / "manifest.json").read_bytes())
     assert manifest["config"]["end_date"] == "2025-12-31"
 
 
 def test_cached_dataset_never_trusts_a_folder_without_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("C360_CACHE_DIR", str(tmp_path))
-    half = tmp_path / "3-150-30-v1"
+    half = tmp_path / "3-150-30-v2"
     (half / "truth").mkdir(parents=True)
     (half / "events.jsonl").write_text("{half", encoding="utf-8")
     path = cached_dataset(150, 30, 3)

@@ -11,7 +11,7 @@ import pytest
 from c360.engines import Engine
 from c360.lake.schema import EVENT_SCHEMA
 from c360.sql.order_stats import order_stats_pipeline
-from tests.engines.conftest import same_on_both
+from tests.engine_harness import same_on_both
 from tests.engines.data import LakeData, expected_order_stats
 
 pytestmark = pytest.mark.spark

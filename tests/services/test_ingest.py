@@ -46,3 +46,27 @@ def test_record_carries_corrected_time_and_body() -> None:
     assert body["timestamp"] == "2026-03-01T12:00:00.000Z"  # sent the moment it happened: the server's clock wins
     assert body["traits"]["name"] == "Trần Thị Bích"
     assert record.timestamp_us == record.received_us
+
+
+def test_replay_receives_each_message_when_it_was_sent(tmp_path: Path) -> None:
+    """History (the demo's events) keeps its times: receivedAt is the message's sentAt, not now, so the skew
+    correction leaves the timestamp where the client put it."""
+    log = EventLog.open(f"sqlite:///{tmp_path / 'log.db'}")
+    try:
+        sent = {
+            "type": "track",
+            "event": "Order Completed",
+            "anonymousId": "a1",
+            "timestamp": "2025-01-02T03:04:05.000Z",
+            "sentAt": "2025-01-02T03:04:05.250Z",
+        }
+        unsent = {"type": "track", "event": "x", "anonymousId": "a2", "timestamp": "2024-05-06T07:08:09.000Z"}
+        result = append_messages(log, [sent, unsent], source="web", received_at=lambda: NOW, replay=True)
+        assert result.accepted == 2
+        records = log.read(0, 10)
+        first, second = (orjson.loads(r.body) for r in records)
+        assert first["timestamp"] == "2025-01-02T03:04:05.000Z"
+        assert first["receivedAt"] == "2025-01-02T03:04:05.250Z"
+        assert second["receivedAt"] == "2024-05-06T07:08:09.000Z"
+    finally:
+        log.close()

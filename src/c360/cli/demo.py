@@ -11,6 +11,7 @@ import orjson
 import typer
 
 from c360.cli.common import JsonOpt, WorkspaceOpt, settings_for
+from c360.cli.identity import RESOLVE_STEPS
 from c360.cli.output import out, print_json, progress_bar
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ def demo(
     from c360.cli.main import run_server
     from c360.demo import cached_dataset
     from c360.services.compaction import compact
+    from c360.services.identity import resolve
     from c360.services.ingest import append_messages
     from c360.services.jobs import run_order_stats
     from c360.services.keys import add_source, create_api_key, list_sources
@@ -59,7 +61,11 @@ def demo(
     from c360.workspace import Workspace
 
     settings = settings_for(workspace, host=host, port=port)
-    ws = Workspace.open(settings) if settings.settings_file.exists() else Workspace.init(settings.workspace)
+    ws = (
+        Workspace.open(settings)
+        if settings.settings_file.exists()
+        else Workspace.init(settings.workspace, identity_blocked_values=demo_blocked_values())
+    )
     try:
         if ws.log.max_seq() == 0:
             cfg = _config(customers, days, seed, end_date)
@@ -69,7 +75,7 @@ def demo(
             write_keys = {name: add_source(ws.store, name) for name in ("web", "app") if name not in known}
             with progress_bar("Loading events") as bar:
                 for source, messages in _events_by_source(data_dir / "events.jsonl"):
-                    append_messages(ws.log, messages, source=source, progress=bar.advance)
+                    append_messages(ws.log, messages, source=source, progress=bar.advance, replay=True)
             imported = _import_demo_csvs(ws, data_dir)
             processor = processor_for(ws)
             with progress_bar("Processing events", total=processor.lag()) as bar:
@@ -77,7 +83,10 @@ def demo(
             with progress_bar("Compacting into the lake") as bar:
                 compact(ws.log, ws.lake, batch_events=settings.compaction_batch_events, progress=bar.update)
             customers_done = run_order_stats(ws)
+            with progress_bar("Resolving identities", total=RESOLVE_STEPS) as bar:
+                resolved = resolve(ws, progress=bar.step)
             out.print(f"Demo data: {data_dir}  ·  order stats for {customers_done:,} customers")
+            out.print(f"Identity: {resolved.graph.nodes:,} identifiers in {resolved.profiles:,} profiles")
             for name, result in imported.items():
                 out.print(f"Imported {name}: {result.accepted:,} rows accepted, {result.rejected:,} rejected")
             for name, key in write_keys.items():
@@ -90,6 +99,16 @@ def demo(
         ws.close()
     if serve:
         run_server(settings)
+
+
+def demo_blocked_values() -> list[str]:
+    """The default blocked values plus the shop's own numbers: its stores' hotlines, which cashiers type for
+    walk-ins (a real shop lists its numbers the same way)."""
+    from c360.demo.stores import STORES
+    from c360.settings import Settings
+
+    defaults: list[str] = Settings.model_fields["identity_blocked_values"].default
+    return [*defaults, *(store.hotline for store in STORES)]
 
 
 def _import_demo_csvs(ws: Any, data_dir: Path) -> dict[str, Any]:

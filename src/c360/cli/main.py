@@ -9,7 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from c360.cli import demo as demo_commands
+from c360.cli import identity as identity_cli
 from c360.cli import importing
+from c360.cli import profiles as profiles_cli
 from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace, settings_for
 from c360.cli.output import err, out, print_json, progress_bar
 from c360.errors import C360Error
@@ -31,7 +33,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(sources_app, name="sources")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(demo_commands.app, name="demo")
+app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(importing.export_app, name="export")
+importing.export_app.command("identities")(profiles_cli.export_identities)
+app.command("resolve")(identity_cli.resolve)
 app.command("import")(importing.import_file)
 
 

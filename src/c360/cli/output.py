@@ -42,4 +42,9 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Any]:
             def update(self, done: int, total: int | None = None) -> None:
                 progress.update(task, completed=done, total=total)
 
+            def step(self, description: str) -> None:
+                """A job of named steps: show the next one and count the one before as done."""
+                progress.update(task, description=description)
+                progress.advance(task, 1)
+
         yield Handle()

@@ -13,7 +13,7 @@ from c360.demo.config import DEFAULT_END_DATE, GeneratorConfig
 from c360.demo.output import Progress, generate_to_dir
 
 #: Bump when the generator's output changes, so stale caches are not reused.
-CACHE_VERSION: Final = "v1"
+CACHE_VERSION: Final = "v2"
 CACHE_ENV: Final = "C360_CACHE_DIR"
 
 
@@ -32,7 +32,7 @@ def cached_dataset(
 ) -> Path:
     """The folder of the dataset for these parameters, generated on first use.
 
-    The folder is `<seed>-<customers>-<days>-v1`, with `-<YYYYMMDD>` of the end date before `-v1` when it is not
+    The folder is `<seed>-<customers>-<days>-v2`, with `-<YYYYMMDD>` of the end date before `-v2` when it is not
     the default one.
     The dataset is written into a temporary folder next to its final place and renamed when complete, so a
     crashed or concurrent run never leaves a half-written folder that a later call would trust.

@@ -87,7 +87,17 @@ HISTORY_YEARS: Final = 9  # the oldest accounts and CRM contacts date back this 
 class Device:
     """One browser or app install: one anonymousId."""
 
-    __slots__ = ("anon_id", "busy_until", "carrier", "context", "identified", "ip_prefix", "os", "platform")
+    __slots__ = (
+        "announced",
+        "anon_id",
+        "busy_until",
+        "carrier",
+        "context",
+        "identified",
+        "ip_prefix",
+        "os",
+        "platform",
+    )
 
     def __init__(self, anon_id: str, platform: str, os: str, context: dict[str, Any], ip_prefix: str) -> None:
         self.anon_id = anon_id
@@ -96,6 +106,7 @@ class Device:
         self.context = context  # the per-device part of every message's context
         self.ip_prefix = ip_prefix
         self.identified = False  # the device carries the userId (logged in)
+        self.announced = False  # it sent an identify in the period (a login, or its first logged-in visit)
         self.busy_until = 0  # end of its last session: one device runs one session at a time
         self.carrier = ""
 

@@ -184,7 +184,13 @@ class Simulation:
         return webs[0] if len(webs) == 1 else webs[int(rng.random() * len(webs))]
 
     def _session(self, person: Person, t: int) -> _Session:
-        return _Session(self, person, self._device(person), t)
+        s = _Session(self, person, self._device(person), t)
+        if s.device.identified and not s.device.announced:
+            # A device logged in before the period says who it is on its first visit of the period: the SDKs
+            # send identify with the stored traits when a logged-in session starts, as most shops set them up.
+            s.device.announced = True
+            s.identify({"email": write_email(person.email or "", self.rng, 0.1, 0.05)})
+        return s
 
     def _landing(self, s: _Session, utm_share: float) -> None:
         rng = self.rng
@@ -385,6 +391,7 @@ class Simulation:
             person.registered_ms = s.t
             full = True
         device.identified = True
+        device.announced = True
         s.user_id = person.user_id
         traits: dict[str, Any] = {"email": write_email(person.email, rng, 0.1, 0.05)}
         if full:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+import jellyfish
 import phonenumbers
 
 from c360.domain.names_vi import fold_name
@@ -40,7 +41,7 @@ DEFAULT_LIMITS: Final[dict[IdentifierType, int]] = {
     t: (1 if t is IdentifierType.USER_ID else 5) for t in IdentifierType
 }
 
-_BLOCKED_WORDS: Final = frozenset(
+BLOCKED_WORDS: Final = frozenset(
     {"", "null", "none", "nil", "undefined", "anonymous", "unknown", "n/a", "na", "0", "-1"}
 )
 _ONLY_ZEROS_OR_DASHES: Final = re.compile(r"^[0\-\s.+()]*$")
@@ -52,7 +53,7 @@ def is_blocked(value: str | None, extra: frozenset[str] = frozenset()) -> bool:
     if value is None:
         return True
     text = value.strip().lower()
-    return text in _BLOCKED_WORDS or bool(_ONLY_ZEROS_OR_DASHES.match(text)) or text in extra
+    return text in BLOCKED_WORDS or bool(_ONLY_ZEROS_OR_DASHES.match(text)) or text in extra
 
 
 _GMAIL_DOMAINS: Final = frozenset({"gmail.com", "googlemail.com"})
@@ -100,6 +101,12 @@ def normalize_phone(value: str | None, *, region: str = "VN") -> str | None:
     return None
 
 
+#: Names a shop types for a customer it does not know ("walk-in customer"): never evidence of who someone is.
+PLACEHOLDER_NAMES: Final = frozenset(
+    {"khach le", "khach hang", "khach", "khach vang lai", "walk in", "walk-in", "walkin", "customer", "guest", "kh"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class NameKeys:
     """A name in NFC as written, and its diacritics-free comparison keys in both orders."""
@@ -115,9 +122,32 @@ def name_keys(full_name: str | None) -> NameKeys | None:
         return None
     original = " ".join(unicodedata.normalize("NFC", full_name).split())
     folded = fold_name(original)
-    if not folded:
+    if not folded or folded in PLACEHOLDER_NAMES:
         return None
     words = folded.split()
     # Given-name-first writing moves the given name (Vietnamese order's last word) to the front.
     reversed_folded = " ".join([words[-1], *words[:-1]]) if len(words) > 1 else folded
     return NameKeys(original, folded, reversed_folded)
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Equal, or one typo apart (a dropped, added, changed or swapped letter) when the longer word has 4 letters
+    or more: short given names (`an`, `anh`, `hoa`) differ by one letter and are different names."""
+    if a == b:
+        return True
+    return max(len(a), len(b)) >= 4 and jellyfish.damerau_levenshtein_distance(a, b) <= 1
+
+
+def names_compatible(a: str, b: str) -> bool:
+    """Whether two folded names (``NameKeys.folded``) could be the same person's: every word of the shorter
+    name is a word of the longer one, up to a typo, in any order — so the given-name-first writing, a missing
+    middle name and a swapped letter all fit (`hang nguyen`, `nguyen thi hnag`, `nguyen thi hang`). Clearly
+    different names are what the fan-out guard counts as conflicting evidence."""
+    short, long = sorted((a.split(), b.split()), key=len)
+    unused = list(long)
+    for word in short:
+        match = next((i for i, other in enumerate(unused) if _same_word(word, other)), None)
+        if match is None:
+            return False
+        del unused[match]
+    return True

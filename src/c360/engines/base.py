@@ -80,6 +80,16 @@ class Engine(ABC):
         log.info("%s: %d rows in %.3f s", self.name, table.num_rows, time.perf_counter() - started)
         return table
 
+    def materialize(self, name: str, query: Query, *, params: Params = None) -> int:
+        """Compute ``query`` now and keep its result as table ``name`` (replacing an earlier one) for the next
+        queries: what an iterative job (connected components) needs between rounds. Returns the row count."""
+        check_name(name, what="table name")
+        sql = self.render(query)
+        started = time.perf_counter()
+        rows = self._guard(f"materializing table {name}", sql, self._materialize, name, sql, params)
+        log.info("%s: table %s, %d rows in %.3f s", self.name, name, rows, time.perf_counter() - started)
+        return rows
+
     def to_parquet(self, query: Query, directory: Path, *, params: Params = None) -> list[Path]:
         """Write the query's result as Parquet files into ``directory`` (which must not exist yet), on the engine's
         side -- nothing passes through Python. Returns the files written, in result order."""
@@ -127,6 +137,9 @@ class Engine(ABC):
     @abstractmethod
     def _fetch(self, sql: str, params: Params, limit: int) -> pa.Table:
         """At most ``limit`` rows of the result."""
+
+    @abstractmethod
+    def _materialize(self, name: str, sql: str, params: Params) -> int: ...
 
     @abstractmethod
     def _write_parquet(self, sql: str, params: Params, directory: Path) -> list[Path]: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +47,11 @@ class DuckDBEngine(Engine):
         except duckdb.Error as exc:
             raise EngineError(f"cannot start DuckDB with {config}: {exc}", engine=self.name) from exc
 
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The engine's DuckDB connection, for libraries that run their own SQL on it (Splink); read-only."""
+        return self._con
+
     def _register_parquet(self, name: str, files: list[Path], schema: pa.Schema) -> None:
         if not files:
             self._con.register(name, schema.empty_table())
@@ -65,6 +71,17 @@ class DuckDBEngine(Engine):
         table = self._con.sql(sql, params=params).limit(limit).to_arrow_table()
         assert table is not None
         return table
+
+    def _materialize(self, name: str, sql: str, params: Params) -> int:
+        # A registered Arrow table or relation of the same name would shadow the new table.
+        with contextlib.suppress(duckdb.Error):
+            self._con.unregister(name)
+        assert isinstance(self.dialect, DuckDBDialect)
+        create, count = self.dialect.materialize_statements(name, sql)
+        # DuckDB 2 refuses new work while a result is unfinished: fetch each to the end.
+        self._con.execute(create, params).fetchall()
+        ((rows,),) = self._con.execute(count).fetchall()
+        return int(rows)
 
     def _write_parquet(self, sql: str, params: Params, directory: Path) -> list[Path]:
         directory.mkdir(parents=True)

@@ -63,6 +63,9 @@ def build_session(
         "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Duser.timezone=UTC",
         **(extra_conf or {}),
     }
+    jars = [jar for jar in (conf.get("spark.jars"), _splink_similarity_jar()) if jar]
+    if jars:
+        conf["spark.jars"] = ",".join(jars)
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -76,6 +79,16 @@ def build_session(
     # and the SQL instead, so the log would only repeat it.
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     return session
+
+
+def _splink_similarity_jar() -> str | None:
+    """The jar of Splink's string similarity functions (jaro_winkler, ...) that probabilistic matching needs; jars
+    are only read when the JVM starts. None when Splink is not installed."""
+    try:
+        from splink.backends.spark import similarity_jar_location
+    except ImportError:  # pragma: no cover - splink is a dependency, but the engine does not need it
+        return None
+    return str(similarity_jar_location())
 
 
 class SparkEngine(Engine):
@@ -112,6 +125,14 @@ class SparkEngine(Engine):
 
     def _fetch(self, sql: str, params: Params, limit: int) -> pa.Table:
         return self.session.sql(sql, args=dict(params) if params else None).limit(limit).toArrow()
+
+    def _materialize(self, name: str, sql: str, params: Params) -> int:
+        # A local checkpoint computes the result now and cuts its lineage, so round N of an iterative job does not
+        # re-plan rounds 1..N-1.
+        frame = self.session.sql(sql, args=dict(params) if params else None).localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        self._views.add(name)
+        return int(frame.count())
 
     def _write_parquet(self, sql: str, params: Params, directory: Path) -> list[Path]:
         frame = self.session.sql(sql, args=dict(params) if params else None)

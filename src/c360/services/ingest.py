@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from c360.domain.messages import MessageError, accept
-from c360.domain.timestamps import format_utc, to_micros
+from c360.domain.timestamps import format_utc, parse_timestamp, to_micros
 from c360.eventlog import EventLog, LogRecord
 
 
@@ -65,6 +65,17 @@ def _chunks(items: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapp
         yield chunk
 
 
+def _sent_at(message: Mapping[str, Any]) -> dt.datetime | None:
+    for key in ("sentAt", "timestamp"):
+        value = message.get(key)
+        if isinstance(value, str):
+            try:
+                return parse_timestamp(value)
+            except ValueError:
+                return None
+    return None
+
+
 def append_messages(
     log: EventLog,
     messages: Iterable[Mapping[str, Any]],
@@ -73,8 +84,13 @@ def append_messages(
     received_at: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     chunk_size: int = 5_000,
     progress: Callable[[int], None] | None = None,
+    replay: bool = False,
 ) -> IngestResult:
-    """Append ``messages`` durably, in chunks; bad ones are counted with their reason, never appended."""
+    """Append ``messages`` durably, in chunks; bad ones are counted with their reason, never appended.
+
+    ``replay``: the messages are history (a demo, a migration from another CDP), each received when it was
+    sent — its ``sentAt``, else its ``timestamp`` — instead of now, so their times stay where they were.
+    """
     result = IngestResult()
     for chunk in _chunks(messages, chunk_size):
         now = received_at()
@@ -82,6 +98,10 @@ def append_messages(
         records = []
         for message in chunk:
             try:
+                if replay:
+                    sent = _sent_at(message) or now
+                    records.append(to_record(message, source=source, received_at=sent))
+                    continue
                 records.append(to_record(message, source=source, received_at=now, received_text=now_text))
             except MessageError as exc:
                 result.rejected += 1

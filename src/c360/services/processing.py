@@ -7,4 +7,7 @@ from c360.workspace import Workspace
 
 
 def processor_for(ws: Workspace) -> EventProcessor:
-    return EventProcessor(ws.log, ws.store, default_handlers(), batch_size=ws.settings.processor_batch_events)
+    from c360.identity.stitch import IdentityHandler, StitchOptions
+
+    handlers = [*default_handlers(), IdentityHandler(StitchOptions.from_settings(ws.settings))]
+    return EventProcessor(ws.log, ws.store, handlers, batch_size=ws.settings.processor_batch_events)

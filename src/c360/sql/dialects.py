@@ -26,7 +26,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from c360.sql.pipeline import Pipeline
+from c360.sql.pipeline import Pipeline, check_name
 from c360.sql.portable import SOURCE_DIALECT, PortabilityError, check_portable
 
 Query = str | Pipeline
@@ -164,6 +164,11 @@ class DuckDBDialect(Dialect):
     epoch_us_template = "epoch_us(arg_ts)"
     # Spark sorts the (key, value) structs with NULL fields first; the same order here.
     ordered_list_template = "list(arg_value ORDER BY arg_key ASC NULLS FIRST, arg_value ASC NULLS FIRST)"
+
+    def materialize_statements(self, name: str, sql: str) -> tuple[str, str]:
+        """Keep ``sql``'s result as temporary table ``name`` (replacing it), then count its rows."""
+        check_name(name, what="table name")
+        return f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", f"SELECT count(*) FROM {name}"
 
     def session_statements(self) -> list[str]:
         # The TimeZone setting needs the ICU extension, which DuckDB only loads after connecting, so it cannot go

@@ -6,7 +6,9 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -143,4 +145,122 @@ rejects = Table(
     Column("reason", Text, nullable=False),
     Column("payload", Text),
     Index("ix_rejects_source_received_at", "source", "received_at"),
+)
+
+
+# -- identity resolution (c360.identity) --------------------------------------------------------------------------
+# One row per normalised identifier (`phone`, `+84912345678`): the profile it belongs to, or NULL and a reason when
+# the identifier is held back from joining anything (the fan-out guard, a limit). `records` counts the messages
+# that carried it; `source` is where it was first seen.
+identity_nodes = Table(
+    "identity_nodes",
+    metadata,
+    Column("id_type", String(20), primary_key=True),
+    Column("id_value", String(500), primary_key=True),
+    Column("profile_id", String(40)),
+    Column("source", String(100), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("first_message_id", String(200), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("held_reason", Text),
+    Index("ix_identity_nodes_profile", "profile_id"),
+)
+
+# The unified profiles. `search_text` holds the folded name keys (both orders), emails and phone digits that
+# `GET /v1/profiles/search` matches; `traits` is the JSON of the traits after precedence.
+identity_profiles = Table(
+    "identity_profiles",
+    metadata,
+    Column("profile_id", String(40), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("first_message_id", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("name", Text),
+    Column("email", String(500)),
+    Column("phone", String(40)),
+    Column("traits", Text, nullable=False),
+    # Where each trait's value came from, for the incremental path's precedence: {key: [source rank, timestamp]}.
+    Column("trait_sources", Text),
+    Column("search_text", Text, nullable=False),
+)
+
+# Why identifiers are together: one row per pair joined, with the first message that joined them (deterministic)
+# or the match probability and the comparisons that decided it (probabilistic), or who decided (manual).
+identity_edges = Table(
+    "identity_edges",
+    metadata,
+    Column("a_type", String(20), primary_key=True),
+    Column("a_value", String(500), primary_key=True),
+    Column("b_type", String(20), primary_key=True),
+    Column("b_value", String(500), primary_key=True),
+    Column("profile_id", String(40)),  # NULL when both ends are held
+    Column("kind", String(20), nullable=False),  # deterministic | probabilistic | manual
+    Column("live", Boolean, nullable=False),  # False when an end is held: kept to explain, joins nothing
+    Column("source", String(100)),
+    Column("message_id", String(200)),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Column("match_probability", Float),
+    Column("evidence", Text),
+    Index("ix_identity_edges_profile", "profile_id"),
+)
+
+# What the fan-out guard weighs, kept by the incremental path: for each identifier, the stronger identifiers
+# (`user_id`, `email`, `national_id`) and the folded names (`name`) seen on the messages that carried it.
+identity_evidence = Table(
+    "identity_evidence",
+    metadata,
+    Column("id_type", String(20), primary_key=True),
+    Column("id_value", String(500), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("value", String(500), primary_key=True),
+)
+
+# Every merge: which profile absorbed which, when, by which run and on what evidence.
+identity_merges = Table(
+    "identity_merges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("merged_at", UTCDateTime, nullable=False),
+    Column("survivor_id", String(40), nullable=False),
+    Column("merged_id", String(40), nullable=False),
+    Column("run", String(20), nullable=False),  # batch | incremental | manual
+    Column("evidence", Text, nullable=False),
+    Index("ix_identity_merges_survivor", "survivor_id"),
+    Index("ix_identity_merges_merged", "merged_id"),
+)
+
+# Decisions a person makes: matches between the thresholds and values held by the fan-out guard wait here.
+identity_review = Table(
+    "identity_review",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # held_value | match
+    Column("key", String(1100), nullable=False, unique=True),  # what is reviewed, so a rerun does not ask twice
+    Column("id_type", String(20)),
+    Column("id_value", String(500)),
+    Column("left_profile_id", String(40)),
+    Column("right_profile_id", String(40)),
+    Column("match_probability", Float),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text),
+    Column("status", String(20), nullable=False),  # open | accepted | rejected
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Index("ix_identity_review_status", "status"),
+)
+
+# Rules both paths honour: `never_link` (an unmerge: a_* and b_* never end up in one profile), `allow_value` (a
+# held value accepted in review) and `block_value` (a value rejected in review or blocked by hand).
+identity_rules = Table(
+    "identity_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("a_type", String(20), nullable=False),
+    Column("a_value", String(500), nullable=False),
+    Column("b_type", String(20)),
+    Column("b_value", String(500)),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
 )

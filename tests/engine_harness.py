@@ -1,4 +1,4 @@
-"""The two-engine harness.
+"""The two-engine harness (a pytest plugin, loaded by the root conftest so every test folder can use it).
 
 - ``engine``: every test that takes it runs on DuckDB and on Spark (the Spark run carries the ``spark`` marker, so
   ``-m "not spark"`` gives the quick DuckDB-only loop).

@@ -1,0 +1,1 @@
+"""Identity resolution: the deterministic identity graph, probabilistic matching (Splink) and the profiles."""

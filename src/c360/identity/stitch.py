@@ -1,0 +1,592 @@
+"""The incremental path: the event processor stitches each arriving message into the identity map.
+
+It keeps exactly what the batch graph (``graph_sql``) computes, so a batch run over all data and the processor
+reach the same graph whatever order the messages came in (a test holds them to it):
+
+- identifiers (``identity_nodes``) with their record count and first message;
+- the guard's evidence (``identity_evidence``): stronger identifiers and names seen with each value;
+- every pair of identifiers one message carried (``identity_edges``), live when neither end is held;
+- profiles: connected components over live edges, named after their oldest message.
+
+A message adds evidence and edges; a value that becomes held splits its profile (its edges stop joining); the
+live identifiers of the message then join their profiles — the oldest survives, and the merge is recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import Connection, and_, delete, insert, or_, select, tuple_, update
+
+from c360.domain.identifiers import names_compatible
+from c360.identity.extract import Extractor, MessageIdentity, Occurrence
+from c360.identity.normalize import Normalizer
+from c360.identity.profile_fields import profile_fields
+from c360.identity.traits import Traits, parse_object, source_rank
+from c360.store.schema import (
+    identity_edges,
+    identity_evidence,
+    identity_merges,
+    identity_nodes,
+    identity_profiles,
+    identity_rules,
+)
+from c360.store.types import utcnow
+from c360.store.upsert import excluded, upsert
+
+if TYPE_CHECKING:
+    from c360.processor.processor import ProcessedEvent
+    from c360.settings import Settings
+
+#: Stronger identifiers the guard weighs, in the order its reason names them.
+STRONG_KINDS = ("user_id", "email", "national_id")
+
+Key = tuple[str, str]
+
+
+def profile_id_for(first_message_id: str) -> str:
+    """A profile is named after its oldest message, as ``graph_sql.profiles_pipeline`` names it."""
+    return "prof_" + hashlib.md5(first_message_id.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class StitchOptions:
+    normalizer: Normalizer
+    fanout_k: int = 3
+    source_priority: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StitchOptions:
+        normalizer = Normalizer(
+            gmail_rules=settings.identity_gmail_rules, blocked=frozenset(settings.identity_blocked_values)
+        )
+        return cls(normalizer, settings.identity_fanout_k, tuple(settings.identity_source_priority))
+
+
+@dataclass(slots=True)
+class _Rules:
+    allowed: set[Key]
+    blocked: dict[Key, str]
+    never_link: set[tuple[Key, Key]]
+
+
+class IdentityHandler:
+    """The processor's identity handler (see the module's docstring)."""
+
+    name = "identity"
+
+    def __init__(self, options: StitchOptions) -> None:
+        self.options = options
+        self.extract = Extractor(options.normalizer)
+
+    def handle(self, conn: Connection, event: ProcessedEvent) -> None:
+        self.handle_batch(conn, [event])
+
+    def handle_batch(self, conn: Connection, events: Sequence[ProcessedEvent]) -> None:
+        rules = _read_rules(conn)
+        working = _WorkingSet(conn)
+        identities = [self.extract(event.message) for event in events]
+        # One read for the whole batch instead of one per message that brings an identifier the batch had not met.
+        keys = {(o.id_type, o.id_value) for identity in identities for o in identity.occurrences}
+        working.load(sorted(keys))
+        pairs = {
+            pair
+            for identity in identities
+            for pair in itertools.combinations([(o.id_type, o.id_value) for o in identity.occurrences], 2)
+        }
+        working.load_edges(sorted(pairs))
+        for event, identity in zip(events, identities, strict=True):
+            if identity.occurrences:
+                _Stitch(conn, working, self.options, rules, event, identity).run()
+        working.flush()
+
+
+Pair = tuple[Key, Key]
+#: Identifiers or pairs per read: well under SQLite's 32,766 bound parameters (a pair takes four).
+LOAD_CHUNK = 2_000
+_NODE_COLUMNS = ("profile_id", "source", "first_seen_at", "first_message_id", "records", "held_reason")
+_EDGE_COLUMNS = ("profile_id", "kind", "live", "source", "message_id", "seen_at")
+
+
+class _WorkingSet:
+    """The identifiers, evidence and edges one batch touches, read once and written back at the end: most
+    messages only add a record to identifiers they share with the messages before them, so the common path costs
+    no query. Merges and splits (rare) flush it and work in SQL, then start it afresh."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.nodes: dict[Key, dict[str, Any] | None] = {}
+        self.evidence: dict[Key, dict[str, set[str]]] = {}
+        self.edges: dict[Pair, dict[str, Any] | None] = {}
+        self.profiles: dict[str, dict[str, Any] | None] = {}
+        self.dirty_nodes: set[Key] = set()
+        self.dirty_edges: set[Pair] = set()
+        self.new_evidence: list[dict[str, str]] = []
+
+    def load(self, keys: Sequence[Key]) -> None:
+        missing = [key for key in keys if key not in self.nodes]
+        for start in range(0, len(missing), LOAD_CHUNK):
+            self._load(missing[start : start + LOAD_CHUNK])
+
+    def _load(self, missing: Sequence[Key]) -> None:
+        rows = {
+            (r["id_type"], r["id_value"]): dict(r)
+            for r in self.conn.execute(select(identity_nodes).where(_node_filter(missing))).mappings()
+        }
+        for key in missing:
+            self.nodes[key] = rows.get(key)
+            self.evidence[key] = {}
+        for r in self.conn.execute(
+            select(identity_evidence).where(
+                tuple_(identity_evidence.c.id_type, identity_evidence.c.id_value).in_(missing)
+            )
+        ).mappings():
+            self.evidence[(r["id_type"], r["id_value"])].setdefault(r["kind"], set()).add(r["value"])
+
+    def load_edges(self, pairs: Sequence[Pair]) -> None:
+        missing = [pair for pair in pairs if pair not in self.edges]
+        for start in range(0, len(missing), LOAD_CHUNK):
+            self._load_edges(missing[start : start + LOAD_CHUNK])
+
+    def _load_edges(self, missing: Sequence[Pair]) -> None:
+        columns = (identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value)
+        rows = {
+            ((r["a_type"], r["a_value"]), (r["b_type"], r["b_value"])): dict(r)
+            for r in self.conn.execute(
+                select(identity_edges).where(tuple_(*columns).in_([(a[0], a[1], b[0], b[1]) for a, b in missing]))
+            ).mappings()
+        }
+        for pair in missing:
+            self.edges[pair] = rows.get(pair)
+
+    def profile(self, profile_id: str) -> dict[str, Any] | None:
+        if profile_id not in self.profiles:
+            row = self.conn.execute(
+                select(identity_profiles).where(identity_profiles.c.profile_id == profile_id)
+            ).first()
+            self.profiles[profile_id] = None if row is None else dict(row._mapping)
+        return self.profiles[profile_id]
+
+    def flush(self) -> None:
+        if self.dirty_nodes:
+            rows = [self.nodes[key] for key in sorted(self.dirty_nodes)]
+            upsert(
+                self.conn,
+                identity_nodes,
+                [row for row in rows if row is not None],
+                key=("id_type", "id_value"),
+                on_conflict={c: excluded(identity_nodes, c) for c in _NODE_COLUMNS},
+            )
+        if self.new_evidence:
+            self.conn.execute(insert(identity_evidence), self.new_evidence)
+        if self.dirty_edges:
+            rows = [self.edges[pair] for pair in sorted(self.dirty_edges)]
+            upsert(
+                self.conn,
+                identity_edges,
+                [row for row in rows if row is not None],
+                key=("a_type", "a_value", "b_type", "b_value"),
+                on_conflict={c: excluded(identity_edges, c) for c in _EDGE_COLUMNS},
+            )
+        self.dirty_nodes.clear()
+        self.dirty_edges.clear()
+        self.new_evidence = []
+
+    def reset(self) -> None:
+        """Write everything back and forget it: SQL is about to change rows behind the cache."""
+        self.flush()
+        self.nodes.clear()
+        self.evidence.clear()
+        self.edges.clear()
+        self.profiles.clear()
+
+
+def _read_rules(conn: Connection) -> _Rules:
+    rules = _Rules(set(), {}, set())
+    for row in conn.execute(select(identity_rules).where(identity_rules.c.active.is_(True))).mappings():
+        a = (row["a_type"], row["a_value"])
+        if row["kind"] == "allow_value":
+            rules.allowed.add(a)
+        elif row["kind"] == "block_value":
+            rules.blocked[a] = row["reason"]
+        elif row["kind"] == "never_link" and row["b_type"] is not None:
+            rules.never_link.add((a, (row["b_type"], row["b_value"])))
+    return rules
+
+
+def _node_filter(keys: Iterable[Key]) -> Any:
+    return tuple_(identity_nodes.c.id_type, identity_nodes.c.id_value).in_(list(keys))
+
+
+def _ordered(keys: Iterable[Key]) -> list[Key]:
+    """Strongest first: the order the SQL gives a pair's ends (``a`` outranks ``b``)."""
+    return sorted(keys, key=lambda key: (Occurrence(*key).rank, key[1]))
+
+
+class _Stitch:
+    """One message applied to the identity map, inside the processor's transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        working: _WorkingSet,
+        options: StitchOptions,
+        rules: _Rules,
+        event: ProcessedEvent,
+        identity: MessageIdentity,
+    ) -> None:
+        self.conn = conn
+        self.working = working
+        self.options = options
+        self.rules = rules
+        self.event = event
+        self.identity = identity
+        self.message_id = str(event.message.get("messageId"))
+        self.ts = event.timestamp
+        self.keys: list[Key] = [(o.id_type, o.id_value) for o in identity.occurrences]
+
+    def run(self) -> None:
+        working = self.working
+        working.load(self.keys)
+        self._count_nodes()
+        self._add_evidence()
+        newly_held, newly_live = self._update_held()
+        if newly_held or newly_live:
+            working.reset()
+            for key in newly_held:
+                self._hold(key)
+            working.reset()
+            working.load(self.keys)
+        live = [key for key in self.keys if self._node(key)["held_reason"] is None]
+        for key in newly_live:
+            live += [k for k in self._live_neighbours(key) if k not in live]
+            working.load(live)
+        profile = self._join(live, rejoined=bool(newly_live))
+        self._add_edges(profile)
+        if profile is not None:
+            self._offer_traits(profile)
+
+    def _node(self, key: Key) -> dict[str, Any]:
+        row = self.working.nodes[key]
+        assert row is not None, f"identifier {key} is not loaded"
+        return row
+
+    # -- the identifiers -----------------------------------------------------------------------------------------
+
+    def _count_nodes(self) -> None:
+        working, ts, message_id = self.working, self.ts, self.message_id
+        for key in self.keys:
+            row = working.nodes[key]
+            if row is None:
+                working.nodes[key] = {
+                    "id_type": key[0],
+                    "id_value": key[1],
+                    "profile_id": None,
+                    "source": self.event.source,
+                    "first_seen_at": ts,
+                    "first_message_id": message_id,
+                    "records": 1,
+                    "held_reason": None,
+                }
+            else:
+                row["records"] += 1
+                if (ts, message_id) < (row["first_seen_at"], row["first_message_id"]):
+                    row |= {"first_seen_at": ts, "first_message_id": message_id, "source": self.event.source}
+            working.dirty_nodes.add(key)
+
+    def _add_evidence(self) -> None:
+        identity, working = self.identity, self.working
+        for o in identity.occurrences:
+            key = (o.id_type, o.id_value)
+            offered: list[tuple[str, str]] = [
+                (s.id_type, s.id_value)
+                for s in identity.occurrences
+                if s.rank < o.rank and s.id_type in ("user_id", "email")
+            ]
+            if identity.national_id is not None and o.rank > 1:
+                offered.append(("national_id", identity.national_id))
+            if identity.name_key is not None and o.rank > 0:
+                offered.append(("name", identity.name_key))
+            known = working.evidence[key]
+            for kind, value in offered:
+                values = known.setdefault(kind, set())
+                if value not in values:
+                    values.add(value)
+                    working.new_evidence.append({"id_type": key[0], "id_value": key[1], "kind": kind, "value": value})
+
+    # -- the guard -------------------------------------------------------------------------------------------------
+
+    def _update_held(self) -> tuple[list[Key], list[Key]]:
+        newly_held: list[Key] = []
+        newly_live: list[Key] = []
+        for key in self.keys:
+            row = self._node(key)
+            old = row["held_reason"]
+            new = self._reason(key, row["records"])
+            if new != old:
+                row["held_reason"] = new
+                if old is None:
+                    newly_held.append(key)
+                elif new is None:
+                    newly_live.append(key)
+        return newly_held, newly_live
+
+    def _reason(self, key: Key, records: int) -> str | None:
+        evidence = self.working.evidence[key]
+        guard = None
+        for kind in STRONG_KINDS:
+            if len(evidence.get(kind, ())) > 1:
+                guard = f"conflict: carried with {len(evidence[kind])} different {kind}s"
+                break
+        if guard is None and records > self.options.fanout_k:
+            names = sorted(evidence.get("name", ()))
+            if any(not names_compatible(a, b) for a, b in itertools.combinations(names, 2)):
+                guard = f"fan-out: on {records} records with clearly different names"
+        if guard is not None:
+            return None if key in self.rules.allowed else guard
+        if key in self.rules.blocked:
+            return f"blocked by a rule: {self.rules.blocked[key]}"
+        return None
+
+    def _hold(self, key: Key) -> None:
+        """A value now held stops joining: its profile is rebuilt without its edges (it may fall apart)."""
+        row = self.conn.execute(select(identity_nodes.c.profile_id).where(_node_filter([key]))).first()
+        profile_id = None if row is None else row.profile_id
+        self.conn.execute(update(identity_nodes).where(_node_filter([key])).values(profile_id=None))
+        self.conn.execute(
+            update(identity_edges)
+            .where(
+                or_(
+                    and_(identity_edges.c.a_type == key[0], identity_edges.c.a_value == key[1]),
+                    and_(identity_edges.c.b_type == key[0], identity_edges.c.b_value == key[1]),
+                )
+            )
+            .values(live=False)
+        )
+        if profile_id is not None:
+            self._split(profile_id, reason=f"{key[0]}:{key[1]} held")
+
+    def _live_neighbours(self, key: Key) -> list[Key]:
+        out: list[Key] = []
+        for column_type, column_value, other_type, other_value in (
+            (identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value),
+            (identity_edges.c.b_type, identity_edges.c.b_value, identity_edges.c.a_type, identity_edges.c.a_value),
+        ):
+            rows = self.conn.execute(
+                select(other_type, other_value, identity_nodes.c.held_reason)
+                .join(identity_nodes, and_(identity_nodes.c.id_type == other_type,
+                                           identity_nodes.c.id_value == other_value))
+                .where(column_type == key[0], column_value == key[1])
+            ).all()  # fmt: skip
+            out += [(t, v) for t, v, held in rows if held is None]
+        return out
+
+    # -- profiles ----------------------------------------------------------------------------------------------------
+
+    def _join(self, live: list[Key], *, rejoined: bool) -> str | None:
+        """Put the live identifiers in one profile: the oldest survives; the others merge into it."""
+        if not live:
+            return None
+        working = self.working
+        rows = [self._node(key) for key in live]
+        profiles = sorted({r["profile_id"] for r in rows if r["profile_id"] is not None})
+        oldest = min((r["first_seen_at"], r["first_message_id"]) for r in rows)
+        existing = [p for p in (working.profile(pid) for pid in profiles) if p is not None]
+        if existing:
+            oldest = min(oldest, *((p["first_seen_at"], p["first_message_id"]) for p in existing))
+        target = profile_id_for(oldest[1])
+        if len(existing) == 1 and existing[0]["profile_id"] == target and not rejoined:
+            # The common case: known identifiers of one profile, perhaps with new ones.
+            for row in rows:
+                if row["profile_id"] != target:
+                    row["profile_id"] = target
+                    working.dirty_nodes.add((row["id_type"], row["id_value"]))
+            return target
+        if not existing and not rejoined:
+            for row in rows:
+                row["profile_id"] = target
+                working.dirty_nodes.add((row["id_type"], row["id_value"]))
+            self._save_profile(target, oldest, Traits(), utcnow())
+            return target
+        return self._merge(live, existing, target, oldest)
+
+    def _merge(self, live: list[Key], existing: list[dict[str, Any]], target: str, oldest: tuple[Any, str]) -> str:
+        """Move every identifier and edge of the other profiles to ``target``, in SQL (profiles can be large) and
+        in the working set alike, so the batch goes on without reading them again."""
+        conn, working = self.conn, self.working
+        working.flush()
+        traits = Traits()
+        for profile in existing:
+            traits.absorb(Traits.from_json(profile["traits"], profile["trait_sources"]))
+        now = utcnow()
+        moved: set[str] = set()
+        for profile in existing:
+            if profile["profile_id"] == target:
+                continue
+            old = profile["profile_id"]
+            moved.add(old)
+            conn.execute(update(identity_nodes).where(identity_nodes.c.profile_id == old).values(profile_id=target))
+            conn.execute(update(identity_edges).where(identity_edges.c.profile_id == old).values(profile_id=target))
+            conn.execute(delete(identity_profiles).where(identity_profiles.c.profile_id == old))
+            working.profiles.pop(old, None)
+            evidence = {"via": self.message_id, "identifiers": [f"{t}:{v}" for t, v in live]}
+            conn.execute(
+                insert(identity_merges).values(
+                    merged_at=now, survivor_id=target, merged_id=old, run="incremental",
+                    evidence=orjson.dumps(evidence).decode(),
+                )
+            )  # fmt: skip
+        for row in working.nodes.values():
+            if row is not None and row["profile_id"] in moved:
+                row["profile_id"] = target
+        for edge in working.edges.values():
+            if edge is not None and edge["profile_id"] in moved:
+                edge["profile_id"] = target
+        for key in live:
+            self._node(key)["profile_id"] = target
+            working.dirty_nodes.add(key)
+        ordered = _ordered(live)
+        pairs = list(itertools.combinations(ordered, 2))
+        working.load_edges(pairs)
+        for pair in pairs:
+            edge = working.edges[pair]
+            if edge is not None and (not edge["live"] or edge["profile_id"] != target):
+                edge |= {"live": True, "profile_id": target}
+                working.dirty_edges.add(pair)
+        self._save_profile(target, oldest, traits, now)
+        return target
+
+    def _add_edges(self, profile_id: str | None) -> None:
+        keys = self.keys
+        if any((a, b) in self.rules.never_link for a in keys for b in keys):
+            return  # the message carries both ends of an unmerge: it joins nothing
+        working = self.working
+        pairs = list(itertools.combinations(keys, 2))  # keys are strongest first, as the SQL orders a pair
+        working.load_edges(pairs)
+        for a, b in pairs:
+            edge = working.edges[(a, b)]
+            if edge is None:
+                live_a = self._node(a)["held_reason"] is None
+                live_b = self._node(b)["held_reason"] is None
+                working.edges[(a, b)] = {
+                    "a_type": a[0], "a_value": a[1], "b_type": b[0], "b_value": b[1],
+                    "profile_id": profile_id if live_a or live_b else None, "kind": "deterministic",
+                    "live": live_a and live_b, "source": self.event.source, "message_id": self.message_id,
+                    "seen_at": self.ts, "match_probability": None, "evidence": None,
+                }  # fmt: skip
+            elif (self.ts, self.message_id) < (edge["seen_at"], edge["message_id"]):
+                edge |= {"source": self.event.source, "message_id": self.message_id, "seen_at": self.ts}
+            else:
+                continue
+            working.dirty_edges.add((a, b))
+
+    def _save_profile(self, profile_id: str, oldest: tuple[dt.datetime, str], traits: Traits, now: dt.datetime) -> None:
+        fields = profile_fields(traits, gmail_rules=self.options.normalizer.gmail_rules)
+        row = {"first_seen_at": oldest[0], "first_message_id": oldest[1], "updated_at": now, **fields}
+        if self.working.profile(profile_id) is None:
+            self.conn.execute(insert(identity_profiles).values(profile_id=profile_id, **row))
+        else:
+            self.conn.execute(
+                update(identity_profiles).where(identity_profiles.c.profile_id == profile_id).values(**row)
+            )
+        self.working.profiles[profile_id] = {"profile_id": profile_id, **row}
+
+    def _split(self, profile_id: str, *, reason: str) -> None:
+        """Rebuild one profile's components over its live edges (after one of its values was held)."""
+        conn = self.conn
+        profile = self.working.profile(profile_id)
+        members = {
+            (r.id_type, r.id_value): (r.first_seen_at, r.first_message_id)
+            for r in conn.execute(
+                select(identity_nodes.c.id_type, identity_nodes.c.id_value, identity_nodes.c.first_seen_at,
+                       identity_nodes.c.first_message_id).where(identity_nodes.c.profile_id == profile_id)
+            )
+        }  # fmt: skip
+        parent = {key: key for key in members}
+
+        def find(key: Key) -> Key:
+            while parent[key] != key:
+                parent[key] = parent[parent[key]]
+                key = parent[key]
+            return key
+
+        for e in conn.execute(
+            select(identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value)
+            .where(identity_edges.c.profile_id == profile_id, identity_edges.c.live.is_(True))
+        ):  # fmt: skip
+            a, b = (e.a_type, e.a_value), (e.b_type, e.b_value)
+            if a in members and b in members:
+                ra, rb = find(a), find(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        parts: dict[Key, list[Key]] = {}
+        for key in members:
+            parts.setdefault(find(key), []).append(key)
+        part_ids = {root: profile_id_for(min(members[k] for k in keys)[1]) for root, keys in parts.items()}
+        traits = Traits.from_json(profile["traits"], profile["trait_sources"]) if profile is not None else Traits()
+        conn.execute(delete(identity_profiles).where(identity_profiles.c.profile_id == profile_id))
+        self.working.profiles.pop(profile_id, None)
+        now = utcnow()
+        for root, keys in parts.items():
+            oldest = min(members[key] for key in keys)
+            new_id = part_ids[root]
+            conn.execute(update(identity_nodes).where(_node_filter(keys)).values(profile_id=new_id))
+            # Until the next batch run rebuilds them from the messages, each part keeps the traits it had.
+            self._save_profile(new_id, oldest, Traits(dict(traits.values), dict(traits.ranks)), now)
+            if new_id != profile_id:
+                conn.execute(
+                    insert(identity_merges).values(
+                        merged_at=now, survivor_id=new_id, merged_id=profile_id, run="incremental",
+                        evidence=orjson.dumps({"split": reason, "via": self.message_id}).decode(),
+                    )
+                )  # fmt: skip
+        for e in conn.execute(
+            select(identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value)
+            .where(identity_edges.c.profile_id == profile_id)
+        ).all():  # fmt: skip
+            a, b = (e.a_type, e.a_value), (e.b_type, e.b_value)
+            owner = a if a in members else b if b in members else None
+            conn.execute(
+                update(identity_edges)
+                .where(identity_edges.c.a_type == a[0], identity_edges.c.a_value == a[1],
+                       identity_edges.c.b_type == b[0], identity_edges.c.b_value == b[1])
+                .values(profile_id=part_ids[find(owner)] if owner is not None else None)
+            )  # fmt: skip
+
+    def _offer_traits(self, profile_id: str) -> None:
+        message = self.event.message
+        context = message.get("context")
+        traits = parse_object_value(message.get("traits"))
+        context_traits = parse_object_value(context.get("traits") if isinstance(context, dict) else None)
+        if not traits and not context_traits:
+            return
+        profile = self.working.profile(profile_id)
+        if profile is None:
+            return
+        current = Traits.from_json(profile["traits"], profile["trait_sources"])
+        changed = current.offer_message(
+            traits,
+            context_traits,
+            source_rank=source_rank(self.event.source, self.options.source_priority),
+            ts_us=self.event.raw.timestamp_us,
+            message_id=self.message_id,
+        )
+        if changed:
+            self._save_profile(profile_id, (profile["first_seen_at"], profile["first_message_id"]), current, utcnow())
+
+
+def parse_object_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        return parse_object(value)
+    return {}
+
+
+__all__ = ["IdentityHandler", "Occurrence", "StitchOptions", "profile_id_for"]

@@ -1,0 +1,249 @@
+"""`c360 resolve`: the batch identity resolution over the whole lake, written to the store in one transaction.
+
+Normalise, build the deterministic graph (c360.identity.graph, on the workspace's engine), assemble each profile's
+traits by precedence, record what merged since the last run, queue held values for review, and replace the
+store's identity tables. Rules that people made (unmerges, review decisions) are read first and honoured.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from sqlalchemy import Connection, delete, insert, select
+
+from c360.domain.timestamps import to_micros
+from c360.engines import Engine, open_engine
+from c360.identity import graph_sql as q
+from c360.identity import profiles_sql as ps
+from c360.identity.graph import RULES_SCHEMA, GraphOptions, GraphStats, build_graph
+from c360.identity.normalize import Normalizer
+from c360.identity.profile_fields import profile_fields
+from c360.identity.traits import Traits, parse_object, source_rank
+from c360.lake import EVENT_SCHEMA
+from c360.services.compaction import compact
+from c360.settings import Settings
+from c360.store import Database
+from c360.store.schema import (
+    identity_edges,
+    identity_evidence,
+    identity_merges,
+    identity_nodes,
+    identity_profiles,
+    identity_review,
+    identity_rules,
+)
+from c360.store.types import utcnow
+from c360.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+#: Rows per INSERT statement.
+BATCH_ROWS = 5_000
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveResult:
+    graph: GraphStats
+    profiles: int
+    merges: int
+    review_items: int
+    seconds: float
+    engine: str
+
+
+def open_workspace_engine(settings: Settings) -> Engine:
+    """The workspace's batch engine, configured from its settings."""
+    if settings.engine == "duckdb":
+        return open_engine("duckdb", threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
+    return open_engine("spark", master=settings.spark_master)
+
+
+def graph_options(settings: Settings) -> GraphOptions:
+    normalizer = Normalizer(
+        gmail_rules=settings.identity_gmail_rules, blocked=frozenset(settings.identity_blocked_values)
+    )
+    return GraphOptions(normalizer=normalizer, fanout_k=settings.identity_fanout_k)
+
+
+def resolve(ws: Workspace, progress: Progress | None = None, *, engine: Engine | None = None) -> ResolveResult:
+    """Resolve every event in the workspace (the log is compacted into the lake first)."""
+    say = progress or (lambda _step: None)
+    started = time.perf_counter()
+    say("compacting the event log into the lake")
+    compact(ws.log, ws.lake, batch_events=ws.settings.compaction_batch_events,
+            default_currency=ws.settings.default_currency)  # fmt: skip
+    own_engine = engine is None
+    engine = engine or open_workspace_engine(ws.settings)
+    try:
+        engine.register_parquet(q.EVENTS, ws.lake.committed_files(), EVENT_SCHEMA)
+        stats = build_graph(engine, graph_options(ws.settings), rules=read_rules(ws.store), progress=say)
+        say("assembling profiles")
+        engine.materialize(ps.MESSAGE_PROFILES, ps.message_profiles_sql())
+        engine.register_arrow(ps.OLD_NODES, read_old_nodes(ws.store))
+        merges = engine.sql(ps.merges_sql(), max_rows=10_000_000).to_pylist()
+        say("writing the identity map")
+        now = utcnow()
+        with ws.store.write() as conn:
+            profiles = write_results(conn, engine, ws.settings, merges, now)
+            review = queue_held_values(conn, engine, now)
+        engine_name = engine.name
+    finally:
+        if own_engine:
+            engine.close()
+    result = ResolveResult(stats, profiles, len(merges), review, time.perf_counter() - started, engine_name)
+    log.info("resolve: %s", result)
+    return result
+
+
+def read_rules(store: Database) -> pa.Table:
+    with store.read() as conn:
+        rows = conn.execute(
+            select(
+                identity_rules.c.kind,
+                identity_rules.c.a_type,
+                identity_rules.c.a_value,
+                identity_rules.c.b_type,
+                identity_rules.c.b_value,
+                identity_rules.c.reason,
+            ).where(identity_rules.c.active.is_(True))
+        ).all()
+    return pa.Table.from_pylist([row._asdict() for row in rows], schema=RULES_SCHEMA)
+
+
+def read_old_nodes(store: Database) -> pa.Table:
+    """The previous run's identifier -> profile map, to tell which profiles merged since."""
+    schema = pa.schema([("id_type", pa.string()), ("id_value", pa.string()), ("profile_id", pa.string())])
+    batches: list[pa.RecordBatch] = []
+    with store.read() as conn:
+        result = conn.execution_options(yield_per=50_000).execute(
+            select(identity_nodes.c.id_type, identity_nodes.c.id_value, identity_nodes.c.profile_id).where(
+                identity_nodes.c.profile_id.is_not(None)
+            )
+        )
+        for chunk in result.partitions():
+            columns = list(zip(*chunk, strict=True)) if chunk else [(), (), ()]
+            batches.append(pa.record_batch([pa.array(c, pa.string()) for c in columns], schema=schema))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _rows(engine: Engine, sql: str) -> Iterator[list[dict[str, Any]]]:
+    for batch in engine.iter_batches(sql, batch_rows=BATCH_ROWS):
+        if batch.num_rows:
+            yield batch.to_pylist()
+
+
+def write_results(conn: Connection, engine: Engine, settings: Settings, merges: list[dict[str, Any]], now: Any) -> int:
+    """Replace the store's nodes, edges and profiles with the engine's; append the merges. Returns profiles."""
+    conn.execute(delete(identity_nodes))
+    conn.execute(delete(identity_edges).where(identity_edges.c.kind != "manual"))
+    conn.execute(delete(identity_profiles))
+    conn.execute(delete(identity_evidence))
+    for rows in _rows(engine, ps.evidence_rows_sql()):
+        conn.execute(insert(identity_evidence), rows)
+    for rows in _rows(engine, ps.node_rows_sql()):
+        conn.execute(insert(identity_nodes), rows)
+    for rows in _rows(engine, ps.edge_rows_sql()):
+        for row in rows:
+            row["kind"] = "deterministic"
+            row["live"] = bool(row["live"])
+        conn.execute(insert(identity_edges), rows)
+    written = 0
+    for chunk in _chunks(_profile_rows(engine, settings, now), BATCH_ROWS):
+        conn.execute(insert(identity_profiles), chunk)
+        written += len(chunk)
+    if merges:
+        conn.execute(
+            insert(identity_merges),
+            [
+                {
+                    "merged_at": now,
+                    "survivor_id": m["survivor_id"],
+                    "merged_id": m["merged_id"],
+                    "run": "batch",
+                    "evidence": orjson.dumps({"via": m["via"], "identifiers": m["identifiers"]}).decode(),
+                }
+                for m in merges
+            ],
+        )
+    return written
+
+
+def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _profile_rows(engine: Engine, settings: Settings, now: Any) -> Iterator[dict[str, Any]]:
+    priority = settings.identity_source_priority
+    current: str | None = None
+    head: dict[str, Any] = {}
+    traits = Traits()
+
+    def finish() -> dict[str, Any]:
+        return {
+            "profile_id": head["profile_id"],
+            "first_seen_at": head["first_seen_at"],
+            "first_message_id": head["first_message_id"],
+            "updated_at": now,
+            **profile_fields(traits, gmail_rules=settings.identity_gmail_rules),
+        }
+
+    for rows in _rows(engine, ps.profile_traits_sql()):
+        for row in rows:
+            if row["profile_id"] != current:
+                if current is not None:
+                    yield finish()
+                current = row["profile_id"]
+                head = row
+                traits = Traits()
+            traits.offer_message(
+                parse_object(row["traits"]),
+                parse_object(row["context_traits"]),
+                source_rank=source_rank(row["source"], priority),
+                ts_us=to_micros(row["ts"]),
+                message_id=row["message_id"],
+            )
+    if current is not None:
+        yield finish()
+    for rows in _rows(engine, ps.bare_profiles_sql()):
+        for row in rows:
+            yield {**row, "updated_at": now, **profile_fields(Traits(), gmail_rules=settings.identity_gmail_rules)}
+
+
+def queue_held_values(conn: Connection, engine: Engine, now: Any) -> int:
+    """Held values wait for a person's decision; a value already queued (or decided) is not asked again."""
+    known = set(conn.execute(select(identity_review.c.key).where(identity_review.c.kind == "held_value")).scalars())
+    held = engine.sql(f"SELECT id_type, id_value, reason FROM {q.HELD} ORDER BY id_type, id_value", max_rows=10_000_000)
+    rows = []
+    for item in held.to_pylist():
+        key = f"held_value:{item['id_type']}:{item['id_value']}"
+        if key in known:
+            continue
+        rows.append(
+            {
+                "kind": "held_value",
+                "key": key,
+                "id_type": item["id_type"],
+                "id_value": item["id_value"],
+                "reason": item["reason"],
+                "status": "open",
+                "created_at": now,
+            }
+        )
+    for chunk in _chunks(rows, BATCH_ROWS):
+        conn.execute(insert(identity_review), chunk)
+    return len(rows)
