@@ -36,6 +36,10 @@ WORKSPACE_COMMANDS = {
     "profiles explain": ["profiles", "explain", "prof_x"],
     "profiles search": ["profiles", "search", "nguyen"],
     "profiles events": ["profiles", "events", "prof_x"],
+    "profiles unmerge": ["profiles", "unmerge", "prof_x", "-i", "phone:+84912345678", "--reason", "two people"],
+    "review list": ["review", "list"],
+    "review accept": ["review", "accept", "1"],
+    "review reject": ["review", "reject", "1"],
 }
 #: Commands that do not open an existing workspace: `init` makes one, `demo` makes or reuses one and loads
 #: data (tested by the demo's own tests), `demo generate` only writes files.

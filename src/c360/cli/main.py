@@ -12,6 +12,7 @@ from c360.cli import demo as demo_commands
 from c360.cli import identity as identity_cli
 from c360.cli import importing
 from c360.cli import profiles as profiles_cli
+from c360.cli import review as review_cli
 from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace, settings_for
 from c360.cli.output import err, out, print_json, progress_bar
 from c360.errors import C360Error
@@ -37,6 +38,7 @@ app.add_typer(profiles_cli.app, name="profiles")
 app.add_typer(importing.export_app, name="export")
 importing.export_app.command("identities")(profiles_cli.export_identities)
 app.command("resolve")(identity_cli.resolve)
+app.add_typer(review_cli.app, name="review")
 app.command("import")(importing.import_file)
 
 

@@ -268,3 +268,33 @@ def export_identities(
         print_json({"identities": count, "out": str(out_file)})
     else:
         out.print(f"Wrote {count:,} identities to {out_file}")
+
+
+@app.command("unmerge")
+def unmerge(
+    profile_id: ProfileArg,
+    identifier: Annotated[
+        list[str],
+        typer.Option("--identifier", "-i", help="An identifier to split off, as type:value (repeat the option)."),
+    ],
+    reason: Annotated[str, typer.Option(help="Why: kept with the never-link rules.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Split identifiers (and what only they join) off a profile, now; later runs, batch and incremental, keep
+    them apart."""
+    from c360.identity.normalize import Normalizer
+    from c360.services import review
+
+    identifiers = [review.parse_identifier(text) for text in identifier]
+    with open_workspace(workspace) as ws:
+        result = review.unmerge(
+            ws.store, profile_id, identifiers, reason=reason, normalizer=Normalizer.from_settings(ws.settings)
+        )
+    if as_json:
+        print_json(result)
+        return
+    out.print(
+        f"Split {profile_id} into {', '.join(result['profiles'])} ({result['rules']} never-link rules)",
+        soft_wrap=True,
+    )

@@ -29,6 +29,7 @@ RULES_SCHEMA = pa.schema(
         ("b_type", pa.string()),
         ("b_value", pa.string()),
         ("reason", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 

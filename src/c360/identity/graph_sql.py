@@ -247,6 +247,16 @@ def edges_pipeline() -> Pipeline:
             JOIN {OCC} y ON y.message_id = x.message_id
             JOIN {RULES} r ON r.kind = 'never_link'
                 AND r.a_type = x.id_type AND r.a_value = x.id_value AND r.b_type = y.id_type AND r.b_value = y.id_value
+            JOIN {EVENTS} e ON e.message_id = x.message_id AND e.received_at > r.created_at
+            """,
+        )
+        .then(
+            "ruled",
+            f"""
+            SELECT a_type, a_value, b_type, b_value FROM {RULES} WHERE kind = 'never_link'
+            UNION
+            SELECT b_type AS a_type, b_value AS a_value, a_type AS b_type, a_value AS b_value
+            FROM {RULES} WHERE kind = 'never_link'
             """,
         )
         .then(
@@ -272,13 +282,20 @@ def edges_pipeline() -> Pipeline:
         .then(
             "edges",
             f"""
-            SELECT f.a_type, f.a_value, f.b_type, f.b_value, f.source, f.message_id, f.ts,
+            SELECT f.a_type, f.a_value, f.b_type, f.b_value, 'deterministic' AS kind, f.source, f.message_id, f.ts,
                    f.a_type || '|' || f.a_value AS a_key, f.b_type || '|' || f.b_value AS b_key,
-                   CASE WHEN ha.id_type IS NULL AND hb.id_type IS NULL THEN 1 ELSE 0 END AS live
+                   CASE WHEN ha.id_type IS NULL AND hb.id_type IS NULL AND r.a_type IS NULL THEN 1 ELSE 0 END AS live
             FROM firsts f
             LEFT JOIN {HELD} ha ON ha.id_type = f.a_type AND ha.id_value = f.a_value
             LEFT JOIN {HELD} hb ON hb.id_type = f.b_type AND hb.id_value = f.b_value
+            LEFT JOIN ruled r ON r.a_type = f.a_type AND r.a_value = f.a_value
+                AND r.b_type = f.b_type AND r.b_value = f.b_value
             WHERE f.nth = 1
+            UNION ALL
+            SELECT k.a_type, k.a_value, k.b_type, k.b_value, 'manual' AS kind, CAST(NULL AS VARCHAR) AS source,
+                   CAST(NULL AS VARCHAR) AS message_id, k.created_at AS ts,
+                   k.a_type || '|' || k.a_value AS a_key, k.b_type || '|' || k.b_value AS b_key, 1 AS live
+            FROM {RULES} k WHERE k.kind = 'link'
             """,
         )
     )

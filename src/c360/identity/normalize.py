@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from c360.domain.identifiers import is_blocked, name_keys, normalize_email, normalize_phone
+
+if TYPE_CHECKING:
+    from c360.settings import Settings
 
 #: Identifier kinds normalised here; every other kind is compared as written, trimmed (ids are exact).
 NORMALISED_KINDS = ("email", "phone")
@@ -31,6 +35,10 @@ class Normalizer:
     gmail_rules: bool = True
     region: str = "VN"
     blocked: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Normalizer:
+        return cls(gmail_rules=settings.identity_gmail_rules, blocked=frozenset(settings.identity_blocked_values))
 
     def value(self, kind: str, raw: str) -> str | None:
         """The normalised value of one raw identifier, or None when it is blocked or not valid."""

@@ -25,6 +25,7 @@ import orjson
 from sqlalchemy import Connection, and_, delete, insert, or_, select, tuple_, update
 
 from c360.domain.identifiers import names_compatible
+from c360.domain.timestamps import from_micros
 from c360.identity.extract import Extractor, MessageIdentity, Occurrence
 from c360.identity.normalize import Normalizer
 from c360.identity.profile_fields import profile_fields
@@ -63,9 +64,7 @@ class StitchOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StitchOptions:
-        normalizer = Normalizer(
-            gmail_rules=settings.identity_gmail_rules, blocked=frozenset(settings.identity_blocked_values)
-        )
+        normalizer = Normalizer.from_settings(settings)
         return cls(normalizer, settings.identity_fanout_k, tuple(settings.identity_source_priority))
 
 
@@ -73,7 +72,18 @@ class StitchOptions:
 class _Rules:
     allowed: set[Key]
     blocked: dict[Key, str]
-    never_link: set[tuple[Key, Key]]
+    never_link: dict[tuple[Key, Key], dt.datetime]  # both orientations -> when the rule was made
+
+    def ruled(self, a: Key, b: Key) -> bool:
+        return (a, b) in self.never_link
+
+    def bans(self, keys: Sequence[Key], received_at: dt.datetime) -> bool:
+        """A message received after an unmerge that carries both of its ends joins nothing."""
+        return any(
+            created < received_at
+            for a, b in itertools.combinations(keys, 2)
+            if (created := self.never_link.get((a, b))) is not None
+        )
 
 
 class IdentityHandler:
@@ -90,7 +100,7 @@ class IdentityHandler:
 
     def handle_batch(self, conn: Connection, events: Sequence[ProcessedEvent]) -> None:
         rules = _read_rules(conn)
-        working = _WorkingSet(conn)
+        working = WorkingSet(conn)
         identities = [self.extract(event.message) for event in events]
         # One read for the whole batch instead of one per message that brings an identifier the batch had not met.
         keys = {(o.id_type, o.id_value) for identity in identities for o in identity.occurrences}
@@ -114,7 +124,7 @@ _NODE_COLUMNS = ("profile_id", "source", "first_seen_at", "first_message_id", "r
 _EDGE_COLUMNS = ("profile_id", "kind", "live", "source", "message_id", "seen_at")
 
 
-class _WorkingSet:
+class WorkingSet:
     """The identifiers, evidence and edges one batch touches, read once and written back at the end: most
     messages only add a record to identifiers they share with the messages before them, so the common path costs
     no query. Merges and splits (rare) flush it and work in SQL, then start it afresh."""
@@ -208,7 +218,7 @@ class _WorkingSet:
 
 
 def _read_rules(conn: Connection) -> _Rules:
-    rules = _Rules(set(), {}, set())
+    rules = _Rules(set(), {}, {})
     for row in conn.execute(select(identity_rules).where(identity_rules.c.active.is_(True))).mappings():
         a = (row["a_type"], row["a_value"])
         if row["kind"] == "allow_value":
@@ -216,7 +226,8 @@ def _read_rules(conn: Connection) -> _Rules:
         elif row["kind"] == "block_value":
             rules.blocked[a] = row["reason"]
         elif row["kind"] == "never_link" and row["b_type"] is not None:
-            rules.never_link.add((a, (row["b_type"], row["b_value"])))
+            b = (row["b_type"], row["b_value"])
+            rules.never_link[(a, b)] = rules.never_link[(b, a)] = row["created_at"]
     return rules
 
 
@@ -235,7 +246,7 @@ class _Stitch:
     def __init__(
         self,
         conn: Connection,
-        working: _WorkingSet,
+        working: WorkingSet,
         options: StitchOptions,
         rules: _Rules,
         event: ProcessedEvent,
@@ -267,10 +278,38 @@ class _Stitch:
         for key in newly_live:
             live += [k for k in self._live_neighbours(key) if k not in live]
             working.load(live)
-        profile = self._join(live, rejoined=bool(newly_live))
-        self._add_edges(profile)
-        if profile is not None:
-            self._offer_traits(profile)
+        for group in self._groups(live):
+            self._join(group, rejoined=bool(newly_live))
+        self._add_edges()
+        if live:
+            profile = self._node(live[0])["profile_id"]
+            if profile is not None:
+                self._offer_traits(profile)
+
+    def _groups(self, live: list[Key]) -> list[list[Key]]:
+        """The live identifiers this message joins: all of them, unless an unmerge's rule stands between some
+        (a message received after the rule that carries both its ends joins none of them)."""
+        rules = self.rules
+        if not rules.never_link:
+            return [live] if live else []
+        if rules.bans(self.keys, from_micros(self.event.raw.received_us)):
+            return [[key] for key in live]
+        parent = {key: key for key in live}
+
+        def find(key: Key) -> Key:
+            while parent[key] != key:
+                key = parent[key]
+            return key
+
+        for a, b in itertools.combinations(live, 2):
+            if not rules.ruled(a, b):
+                ra, rb = find(a), find(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        groups: dict[Key, list[Key]] = {}
+        for key in live:
+            groups.setdefault(find(key), []).append(key)
+        return list(groups.values())
 
     def _node(self, key: Key) -> dict[str, Any]:
         row = self.working.nodes[key]
@@ -456,16 +495,17 @@ class _Stitch:
         working.load_edges(pairs)
         for pair in pairs:
             edge = working.edges[pair]
-            if edge is not None and (not edge["live"] or edge["profile_id"] != target):
-                edge |= {"live": True, "profile_id": target}
+            joins = not self.rules.ruled(*pair)
+            if edge is not None and (edge["live"] != joins or edge["profile_id"] != target):
+                edge |= {"live": joins, "profile_id": target}
                 working.dirty_edges.add(pair)
         self._save_profile(target, oldest, traits, now)
         return target
 
-    def _add_edges(self, profile_id: str | None) -> None:
+    def _add_edges(self) -> None:
         keys = self.keys
-        if any((a, b) in self.rules.never_link for a in keys for b in keys):
-            return  # the message carries both ends of an unmerge: it joins nothing
+        if self.rules.bans(keys, from_micros(self.event.raw.received_us)):
+            return
         working = self.working
         pairs = list(itertools.combinations(keys, 2))  # keys are strongest first, as the SQL orders a pair
         working.load_edges(pairs)
@@ -476,8 +516,9 @@ class _Stitch:
                 live_b = self._node(b)["held_reason"] is None
                 working.edges[(a, b)] = {
                     "a_type": a[0], "a_value": a[1], "b_type": b[0], "b_value": b[1],
-                    "profile_id": profile_id if live_a or live_b else None, "kind": "deterministic",
-                    "live": live_a and live_b, "source": self.event.source, "message_id": self.message_id,
+                    "profile_id": self._node(a)["profile_id"] or self._node(b)["profile_id"], "kind": "deterministic",
+                    "live": live_a and live_b and not self.rules.ruled(a, b),
+                    "source": self.event.source, "message_id": self.message_id,
                     "seen_at": self.ts, "match_probability": None, "evidence": None,
                 }  # fmt: skip
             elif (self.ts, self.message_id) < (edge["seen_at"], edge["message_id"]):
@@ -487,77 +528,11 @@ class _Stitch:
             working.dirty_edges.add((a, b))
 
     def _save_profile(self, profile_id: str, oldest: tuple[dt.datetime, str], traits: Traits, now: dt.datetime) -> None:
-        fields = profile_fields(traits, gmail_rules=self.options.normalizer.gmail_rules)
-        row = {"first_seen_at": oldest[0], "first_message_id": oldest[1], "updated_at": now, **fields}
-        if self.working.profile(profile_id) is None:
-            self.conn.execute(insert(identity_profiles).values(profile_id=profile_id, **row))
-        else:
-            self.conn.execute(
-                update(identity_profiles).where(identity_profiles.c.profile_id == profile_id).values(**row)
-            )
-        self.working.profiles[profile_id] = {"profile_id": profile_id, **row}
+        save_profile(self.conn, self.working, profile_id, oldest, traits, now, normalizer=self.options.normalizer)
 
     def _split(self, profile_id: str, *, reason: str) -> None:
-        """Rebuild one profile's components over its live edges (after one of its values was held)."""
-        conn = self.conn
-        profile = self.working.profile(profile_id)
-        members = {
-            (r.id_type, r.id_value): (r.first_seen_at, r.first_message_id)
-            for r in conn.execute(
-                select(identity_nodes.c.id_type, identity_nodes.c.id_value, identity_nodes.c.first_seen_at,
-                       identity_nodes.c.first_message_id).where(identity_nodes.c.profile_id == profile_id)
-            )
-        }  # fmt: skip
-        parent = {key: key for key in members}
-
-        def find(key: Key) -> Key:
-            while parent[key] != key:
-                parent[key] = parent[parent[key]]
-                key = parent[key]
-            return key
-
-        for e in conn.execute(
-            select(identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value)
-            .where(identity_edges.c.profile_id == profile_id, identity_edges.c.live.is_(True))
-        ):  # fmt: skip
-            a, b = (e.a_type, e.a_value), (e.b_type, e.b_value)
-            if a in members and b in members:
-                ra, rb = find(a), find(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-        parts: dict[Key, list[Key]] = {}
-        for key in members:
-            parts.setdefault(find(key), []).append(key)
-        part_ids = {root: profile_id_for(min(members[k] for k in keys)[1]) for root, keys in parts.items()}
-        traits = Traits.from_json(profile["traits"], profile["trait_sources"]) if profile is not None else Traits()
-        conn.execute(delete(identity_profiles).where(identity_profiles.c.profile_id == profile_id))
-        self.working.profiles.pop(profile_id, None)
-        now = utcnow()
-        for root, keys in parts.items():
-            oldest = min(members[key] for key in keys)
-            new_id = part_ids[root]
-            conn.execute(update(identity_nodes).where(_node_filter(keys)).values(profile_id=new_id))
-            # Until the next batch run rebuilds them from the messages, each part keeps the traits it had.
-            self._save_profile(new_id, oldest, Traits(dict(traits.values), dict(traits.ranks)), now)
-            if new_id != profile_id:
-                conn.execute(
-                    insert(identity_merges).values(
-                        merged_at=now, survivor_id=new_id, merged_id=profile_id, run="incremental",
-                        evidence=orjson.dumps({"split": reason, "via": self.message_id}).decode(),
-                    )
-                )  # fmt: skip
-        for e in conn.execute(
-            select(identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value)
-            .where(identity_edges.c.profile_id == profile_id)
-        ).all():  # fmt: skip
-            a, b = (e.a_type, e.a_value), (e.b_type, e.b_value)
-            owner = a if a in members else b if b in members else None
-            conn.execute(
-                update(identity_edges)
-                .where(identity_edges.c.a_type == a[0], identity_edges.c.a_value == a[1],
-                       identity_edges.c.b_type == b[0], identity_edges.c.b_value == b[1])
-                .values(profile_id=part_ids[find(owner)] if owner is not None else None)
-            )  # fmt: skip
+        split_profile(self.conn, self.working, profile_id, reason=reason, via=self.message_id,
+                      normalizer=self.options.normalizer)  # fmt: skip
 
     def _offer_traits(self, profile_id: str) -> None:
         message = self.event.message
@@ -579,6 +554,100 @@ class _Stitch:
         )
         if changed:
             self._save_profile(profile_id, (profile["first_seen_at"], profile["first_message_id"]), current, utcnow())
+
+
+def save_profile(
+    conn: Connection,
+    working: WorkingSet,
+    profile_id: str,
+    oldest: tuple[dt.datetime, str],
+    traits: Traits,
+    now: dt.datetime,
+    *,
+    normalizer: Normalizer,
+) -> None:
+    fields = profile_fields(traits, normalizer)
+    row = {"first_seen_at": oldest[0], "first_message_id": oldest[1], "updated_at": now, **fields}
+    if working.profile(profile_id) is None:
+        conn.execute(insert(identity_profiles).values(profile_id=profile_id, **row))
+    else:
+        conn.execute(update(identity_profiles).where(identity_profiles.c.profile_id == profile_id).values(**row))
+    working.profiles[profile_id] = {"profile_id": profile_id, **row}
+
+
+def split_profile(
+    conn: Connection, working: WorkingSet, profile_id: str, *, reason: str, via: str, normalizer: Normalizer
+) -> list[str]:
+    """Rebuild one profile's components over its live edges (after a value was held, or an unmerge cut edges);
+    returns the profiles it became. Each part keeps the profile's traits until a batch run rebuilds them."""
+    working.flush()
+    profile = working.profile(profile_id)
+    members = {
+        (r.id_type, r.id_value): (r.first_seen_at, r.first_message_id)
+        for r in conn.execute(
+            select(identity_nodes.c.id_type, identity_nodes.c.id_value, identity_nodes.c.first_seen_at,
+                   identity_nodes.c.first_message_id).where(identity_nodes.c.profile_id == profile_id)
+        )
+    }  # fmt: skip
+    parent = {key: key for key in members}
+
+    def find(key: Key) -> Key:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for e in conn.execute(
+        select(identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value)
+        .where(identity_edges.c.profile_id == profile_id, identity_edges.c.live.is_(True))
+    ):  # fmt: skip
+        a, b = (e.a_type, e.a_value), (e.b_type, e.b_value)
+        if a in members and b in members:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    parts: dict[Key, list[Key]] = {}
+    for key in members:
+        parts.setdefault(find(key), []).append(key)
+    part_ids = {root: profile_id_for(min(members[k] for k in keys)[1]) for root, keys in parts.items()}
+    traits = Traits.from_json(profile["traits"], profile["trait_sources"]) if profile is not None else Traits()
+    conn.execute(delete(identity_profiles).where(identity_profiles.c.profile_id == profile_id))
+    working.profiles[profile_id] = None
+    now = utcnow()
+    for root, keys in parts.items():
+        oldest = min(members[key] for key in keys)
+        new_id = part_ids[root]
+        conn.execute(update(identity_nodes).where(_node_filter(keys)).values(profile_id=new_id))
+        for key in keys:
+            row = working.nodes.get(key)
+            if row is not None:
+                row["profile_id"] = new_id
+        part_traits = Traits(dict(traits.values), dict(traits.ranks))
+        save_profile(conn, working, new_id, oldest, part_traits, now, normalizer=normalizer)
+        if new_id != profile_id:
+            conn.execute(
+                insert(identity_merges).values(
+                    merged_at=now, survivor_id=new_id, merged_id=profile_id, run="incremental",
+                    evidence=orjson.dumps({"split": reason, "via": via}).decode(),
+                )
+            )  # fmt: skip
+    for e in conn.execute(
+        select(identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value)
+        .where(identity_edges.c.profile_id == profile_id)
+    ).all():  # fmt: skip
+        a, b = (e.a_type, e.a_value), (e.b_type, e.b_value)
+        owner = a if a in members else b if b in members else None
+        new_profile = part_ids[find(owner)] if owner is not None else None
+        conn.execute(
+            update(identity_edges)
+            .where(identity_edges.c.a_type == a[0], identity_edges.c.a_value == a[1],
+                   identity_edges.c.b_type == b[0], identity_edges.c.b_value == b[1])
+            .values(profile_id=new_profile)
+        )  # fmt: skip
+        cached = working.edges.get((a, b))
+        if cached is not None:
+            cached["profile_id"] = new_profile
+    return sorted(set(part_ids.values()))
 
 
 def parse_object_value(value: Any) -> dict[str, Any]:

@@ -14,8 +14,6 @@ from typing import Any
 
 import orjson
 
-from c360.domain.identifiers import normalize_email, normalize_phone
-
 #: The rank of a source that the workspace does not list.
 UNLISTED_SOURCE = 1_000_000
 
@@ -98,13 +96,3 @@ def display_name(traits: Mapping[str, Any]) -> str | None:
     parts = [traits.get("lastName"), traits.get("firstName")]
     joined = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
     return joined or None
-
-
-def best_email(traits: Mapping[str, Any], *, gmail_rules: bool) -> str | None:
-    value = traits.get("email")
-    return normalize_email(value, gmail_rules=gmail_rules) if isinstance(value, str) else None
-
-
-def best_phone(traits: Mapping[str, Any]) -> str | None:
-    value = traits.get("phone")
-    return normalize_phone(value) if isinstance(value, str) else None

@@ -67,10 +67,7 @@ def open_workspace_engine(settings: Settings) -> Engine:
 
 
 def graph_options(settings: Settings) -> GraphOptions:
-    normalizer = Normalizer(
-        gmail_rules=settings.identity_gmail_rules, blocked=frozenset(settings.identity_blocked_values)
-    )
-    return GraphOptions(normalizer=normalizer, fanout_k=settings.identity_fanout_k)
+    return GraphOptions(normalizer=Normalizer.from_settings(settings), fanout_k=settings.identity_fanout_k)
 
 
 def resolve(ws: Workspace, progress: Progress | None = None, *, engine: Engine | None = None) -> ResolveResult:
@@ -113,6 +110,7 @@ def read_rules(store: Database) -> pa.Table:
                 identity_rules.c.b_type,
                 identity_rules.c.b_value,
                 identity_rules.c.reason,
+                identity_rules.c.created_at,
             ).where(identity_rules.c.active.is_(True))
         ).all()
     return pa.Table.from_pylist([row._asdict() for row in rows], schema=RULES_SCHEMA)
@@ -143,7 +141,7 @@ def _rows(engine: Engine, sql: str) -> Iterator[list[dict[str, Any]]]:
 def write_results(conn: Connection, engine: Engine, settings: Settings, merges: list[dict[str, Any]], now: Any) -> int:
     """Replace the store's nodes, edges and profiles with the engine's; append the merges. Returns profiles."""
     conn.execute(delete(identity_nodes))
-    conn.execute(delete(identity_edges).where(identity_edges.c.kind != "manual"))
+    conn.execute(delete(identity_edges))  # manual edges come back from their `link` rules
     conn.execute(delete(identity_profiles))
     conn.execute(delete(identity_evidence))
     for rows in _rows(engine, ps.evidence_rows_sql()):
@@ -152,7 +150,6 @@ def write_results(conn: Connection, engine: Engine, settings: Settings, merges: 
         conn.execute(insert(identity_nodes), rows)
     for rows in _rows(engine, ps.edge_rows_sql()):
         for row in rows:
-            row["kind"] = "deterministic"
             row["live"] = bool(row["live"])
         conn.execute(insert(identity_edges), rows)
     written = 0
@@ -189,6 +186,7 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
 
 def _profile_rows(engine: Engine, settings: Settings, now: Any) -> Iterator[dict[str, Any]]:
     priority = settings.identity_source_priority
+    normalizer = Normalizer.from_settings(settings)
     current: str | None = None
     head: dict[str, Any] = {}
     traits = Traits()
@@ -199,7 +197,7 @@ def _profile_rows(engine: Engine, settings: Settings, now: Any) -> Iterator[dict
             "first_seen_at": head["first_seen_at"],
             "first_message_id": head["first_message_id"],
             "updated_at": now,
-            **profile_fields(traits, gmail_rules=settings.identity_gmail_rules),
+            **profile_fields(traits, normalizer),
         }
 
     for rows in _rows(engine, ps.profile_traits_sql()):
@@ -221,7 +219,7 @@ def _profile_rows(engine: Engine, settings: Settings, now: Any) -> Iterator[dict
         yield finish()
     for rows in _rows(engine, ps.bare_profiles_sql()):
         for row in rows:
-            yield {**row, "updated_at": now, **profile_fields(Traits(), gmail_rules=settings.identity_gmail_rules)}
+            yield {**row, "updated_at": now, **profile_fields(Traits(), normalizer)}
 
 
 def queue_held_values(conn: Connection, engine: Engine, now: Any) -> int:
