@@ -161,6 +161,7 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         "identity_blocked_values": '["0281234567", "shop@example.vn"]',
         "identity_fanout_k": "5",
         "identity_source_priority": '["crm", "pos"]',
+        "identity_matching": "False",
         "match_threshold_upper": "0.9",
         "match_threshold_lower": "0.7",
         "match_max_pairs": "5000",

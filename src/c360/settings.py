@@ -13,7 +13,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         description="Identity: sources whose traits win on the profile, strongest first; other sources follow, "
         "and within a source the most recent value wins.",
     )
+    identity_matching: bool = Field(
+        default=True,
+        description="Identity: `c360 resolve` also matches records that share no identifier (Splink); off, it "
+        "builds the deterministic graph only.",
+    )
     match_threshold_upper: float = Field(
         default=0.95,
         gt=0,
@@ -149,6 +154,15 @@ class Settings(BaseSettings):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Ho_Chi_Minh)") from None
         return value
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        if self.match_threshold_lower > self.match_threshold_upper:
+            raise ValueError(
+                f"match_threshold_lower ({self.match_threshold_lower}) must not be above match_threshold_upper "
+                f"({self.match_threshold_upper})"
+            )
+        return self
 
     @field_validator("default_currency")
     @classmethod

@@ -55,7 +55,8 @@ class GraphStats:
     rounds: int
 
 
-def _values(engine: Engine, sql: str) -> Iterator[tuple[str, ...]]:
+def rows_of(engine: Engine, sql: str) -> Iterator[tuple[str, ...]]:
+    """A query's rows as tuples, streamed."""
     for batch in engine.iter_batches(sql):
         columns = [column.to_pylist() for column in batch.columns]
         yield from zip(*columns, strict=True)
@@ -72,9 +73,9 @@ def build_graph(
     engine.materialize(q.RAW_NAMES, q.raw_names_sql())
 
     say("normalising emails, phones and names")
-    raws = [(kind, raw) for kind, raw in _values(engine, q.distinct_raw_sql())]
+    raws = [(kind, raw) for kind, raw in rows_of(engine, q.distinct_raw_sql())]
     engine.register_arrow(q.NORM, options.normalizer.table(raws))
-    names = [name for (name,) in _values(engine, q.distinct_names_sql())]
+    names = [name for (name,) in rows_of(engine, q.distinct_names_sql())]
     engine.register_arrow(q.NAMES, name_table(names))
     blocked = sorted(BLOCKED_WORDS | {value.strip().lower() for value in options.normalizer.blocked})
     engine.register_arrow(q.BLOCKED, pa.table({"value": pa.array(blocked, pa.string())}))
@@ -83,7 +84,7 @@ def build_graph(
 
     say("guarding against shared values")
     engine.materialize(q.VALUE_NAMES, q.value_names_sql())
-    conflicting = [(a, b) for a, b in _values(engine, q.name_pairs_sql()) if not names_compatible(a, b)]
+    conflicting = [(a, b) for a, b in rows_of(engine, q.name_pairs_sql()) if not names_compatible(a, b)]
     engine.register_arrow(
         q.CONFLICTING,
         pa.table(

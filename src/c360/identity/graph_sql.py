@@ -284,7 +284,8 @@ def edges_pipeline() -> Pipeline:
             f"""
             SELECT f.a_type, f.a_value, f.b_type, f.b_value, 'deterministic' AS kind, f.source, f.message_id, f.ts,
                    f.a_type || '|' || f.a_value AS a_key, f.b_type || '|' || f.b_value AS b_key,
-                   CASE WHEN ha.id_type IS NULL AND hb.id_type IS NULL AND r.a_type IS NULL THEN 1 ELSE 0 END AS live
+                   CASE WHEN ha.id_type IS NULL AND hb.id_type IS NULL AND r.a_type IS NULL THEN 1 ELSE 0 END AS live,
+                   CAST(NULL AS DOUBLE) AS match_probability, CAST(NULL AS VARCHAR) AS evidence
             FROM firsts f
             LEFT JOIN {HELD} ha ON ha.id_type = f.a_type AND ha.id_value = f.a_value
             LEFT JOIN {HELD} hb ON hb.id_type = f.b_type AND hb.id_value = f.b_value
@@ -294,7 +295,8 @@ def edges_pipeline() -> Pipeline:
             UNION ALL
             SELECT k.a_type, k.a_value, k.b_type, k.b_value, 'manual' AS kind, CAST(NULL AS VARCHAR) AS source,
                    CAST(NULL AS VARCHAR) AS message_id, k.created_at AS ts,
-                   k.a_type || '|' || k.a_value AS a_key, k.b_type || '|' || k.b_value AS b_key, 1 AS live
+                   k.a_type || '|' || k.a_value AS a_key, k.b_type || '|' || k.b_value AS b_key, 1 AS live,
+                   CAST(NULL AS DOUBLE) AS match_probability, CAST(NULL AS VARCHAR) AS evidence
             FROM {RULES} k WHERE k.kind = 'link'
             """,
         )

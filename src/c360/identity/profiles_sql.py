@@ -36,7 +36,7 @@ def edge_rows_sql() -> str:
     """Every edge; one whose end is held belongs to the other end's profile (NULL when both are held)."""
     return f"""
         SELECT e.a_type, e.a_value, e.b_type, e.b_value, coalesce(pa.profile_id, pb.profile_id) AS profile_id,
-               e.kind, e.source, e.message_id, e.ts AS seen_at, e.live
+               e.kind, e.source, e.message_id, e.ts AS seen_at, e.live, e.match_probability, e.evidence
         FROM {EDGES} e
         LEFT JOIN {LABELS} la ON la.node = e.a_key
         LEFT JOIN {PROFILES} pa ON pa.label = la.label

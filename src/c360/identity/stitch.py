@@ -111,6 +111,9 @@ class IdentityHandler:
             for pair in itertools.combinations([(o.id_type, o.id_value) for o in identity.occurrences], 2)
         }
         working.load_edges(sorted(pairs))
+        working.load_profiles(
+            sorted({row["profile_id"] for row in working.nodes.values() if row and row["profile_id"]})
+        )
         for event, identity in zip(events, identities, strict=True):
             if identity.occurrences:
                 _Stitch(conn, working, self.options, rules, event, identity).run()
@@ -174,6 +177,19 @@ class WorkingSet:
         }
         for pair in missing:
             self.edges[pair] = rows.get(pair)
+
+    def load_profiles(self, profile_ids: Sequence[str]) -> None:
+        missing = [pid for pid in profile_ids if pid not in self.profiles]
+        for start in range(0, len(missing), LOAD_CHUNK):
+            chunk = missing[start : start + LOAD_CHUNK]
+            rows = {
+                row["profile_id"]: dict(row)
+                for row in self.conn.execute(
+                    select(identity_profiles).where(identity_profiles.c.profile_id.in_(chunk))
+                ).mappings()
+            }
+            for pid in chunk:
+                self.profiles[pid] = rows.get(pid)
 
     def profile(self, profile_id: str) -> dict[str, Any] | None:
         if profile_id not in self.profiles:

@@ -22,7 +22,9 @@ from c360.engines import Engine, open_engine
 from c360.identity import graph_sql as q
 from c360.identity import profiles_sql as ps
 from c360.identity.graph import RULES_SCHEMA, GraphOptions, GraphStats, build_graph
+from c360.identity.matching import MatchSettings
 from c360.identity.normalize import Normalizer
+from c360.identity.probabilistic import MatchStats, match_and_join, review_pairs_sql
 from c360.identity.profile_fields import profile_fields
 from c360.identity.traits import Traits, parse_object, source_rank
 from c360.lake import EVENT_SCHEMA
@@ -52,6 +54,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True, slots=True)
 class ResolveResult:
     graph: GraphStats
+    matching: MatchStats | None
     profiles: int
     merges: int
     review_items: int
@@ -64,6 +67,14 @@ def open_workspace_engine(settings: Settings) -> Engine:
     if settings.engine == "duckdb":
         return open_engine("duckdb", threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
     return open_engine("spark", master=settings.spark_master)
+
+
+def match_settings(settings: Settings) -> MatchSettings:
+    return MatchSettings(
+        threshold_upper=settings.match_threshold_upper,
+        threshold_lower=settings.match_threshold_lower,
+        max_pairs=settings.match_max_pairs,
+    )
 
 
 def graph_options(settings: Settings) -> GraphOptions:
@@ -82,6 +93,7 @@ def resolve(ws: Workspace, progress: Progress | None = None, *, engine: Engine |
     try:
         engine.register_parquet(q.EVENTS, ws.lake.committed_files(), EVENT_SCHEMA)
         stats = build_graph(engine, graph_options(ws.settings), rules=read_rules(ws.store), progress=say)
+        matched = match_and_join(engine, match_settings(ws.settings), say) if ws.settings.identity_matching else None
         say("assembling profiles")
         engine.materialize(ps.MESSAGE_PROFILES, ps.message_profiles_sql())
         engine.register_arrow(ps.OLD_NODES, read_old_nodes(ws.store))
@@ -91,11 +103,13 @@ def resolve(ws: Workspace, progress: Progress | None = None, *, engine: Engine |
         with ws.store.write() as conn:
             profiles = write_results(conn, engine, ws.settings, merges, now)
             review = queue_held_values(conn, engine, now)
+            if matched is not None:
+                review += queue_matches(conn, engine, now)
         engine_name = engine.name
     finally:
         if own_engine:
             engine.close()
-    result = ResolveResult(stats, profiles, len(merges), review, time.perf_counter() - started, engine_name)
+    result = ResolveResult(stats, matched, profiles, len(merges), review, time.perf_counter() - started, engine_name)
     log.info("resolve: %s", result)
     return result
 
@@ -238,6 +252,33 @@ def queue_held_values(conn: Connection, engine: Engine, now: Any) -> int:
                 "id_type": item["id_type"],
                 "id_value": item["id_value"],
                 "reason": item["reason"],
+                "status": "open",
+                "created_at": now,
+            }
+        )
+    for chunk in _chunks(rows, BATCH_ROWS):
+        conn.execute(insert(identity_review), chunk)
+    return len(rows)
+
+
+def queue_matches(conn: Connection, engine: Engine, now: Any) -> int:
+    """Matches between the thresholds (or held back by a conflict) wait for a decision, once per pair of profiles."""
+    known = set(conn.execute(select(identity_review.c.key).where(identity_review.c.kind == "match")).scalars())
+    rows = []
+    for pair in engine.sql(review_pairs_sql(), max_rows=10_000_000).to_pylist():
+        key = f"match:{pair['left_profile_id']}:{pair['right_profile_id']}"
+        if key in known:
+            continue
+        known.add(key)
+        rows.append(
+            {
+                "kind": "match",
+                "key": key,
+                "left_profile_id": pair["left_profile_id"],
+                "right_profile_id": pair["right_profile_id"],
+                "match_probability": pair["match_probability"],
+                "reason": pair["decision"],
+                "evidence": pair["evidence"],
                 "status": "open",
                 "created_at": now,
             }
