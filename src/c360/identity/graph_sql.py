@@ -9,10 +9,9 @@ The steps, each materialised by ``c360.identity.graph`` (table names in capitals
 2. ``OCC``: the occurrences after normalisation (joined with the Python-made ``NORM`` and ``NAMES`` tables), with
    each type's priority rank; blocked values are gone.
 3. ``HELD``: the fan-out guard. A value is held back from joining anything when the messages carrying it carry
-   two different identifiers of a stronger type (two user ids for one phone; two emails for one device; two
-   national ids), or clearly different names on more than K messages (a store's hotline typed for walk-ins).
-4. ``EDGES``: within each message, every live identifier joins the message's strongest one; an edge keeps the
-   first message (by timestamp, then messageId) that made it.
+   two different identifiers of a stronger type (two user ids for one phone; two emails for one device), or
+   clearly different names on more than K messages (a store's hotline typed for walk-ins). National ids are not
+   weighed: a typed id has typos, and probabilistic matching compares them instead.
 5. Connected components by label propagation with pointer jumping (``LABELS``), until no label changes.
 6. Profiles: a component's id comes from its oldest message, so the oldest profile survives a merge and the
    batch and incremental paths name it alike.
@@ -151,9 +150,6 @@ def held_pipeline(fanout_k: int) -> Pipeline:
             f"""
             SELECT message_id, id_type AS s_type, id_value AS s_value, id_rank AS s_rank
             FROM {OCC} WHERE id_type IN ('user_id', 'email')
-            UNION ALL
-            SELECT message_id, 'national_id' AS s_type, national_id AS s_value, 1 AS s_rank
-            FROM {RAW_NAMES} WHERE national_id IS NOT NULL
             """,
         )
         .then(

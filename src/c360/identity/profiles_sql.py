@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from c360.identity.graph_sql import EDGES, EVENTS, LABELS, NODES, OCC, PROFILES, RAW_NAMES, VALUE_NAMES
+from c360.identity.graph_sql import EDGES, EVENTS, LABELS, NODES, OCC, PROFILES, VALUE_NAMES
 
 MESSAGE_PROFILES = "id_message_profiles"
 OLD_NODES = "id_old_nodes"
@@ -64,10 +64,6 @@ def evidence_rows_sql() -> str:
         SELECT DISTINCT o.id_type, o.id_value, s.id_type AS kind, s.id_value AS value
         FROM {OCC} o JOIN {OCC} s ON s.message_id = o.message_id AND s.id_rank < o.id_rank
         WHERE s.id_type IN ('user_id', 'email')
-        UNION
-        SELECT DISTINCT o.id_type, o.id_value, 'national_id' AS kind, r.national_id AS value
-        FROM {OCC} o JOIN {RAW_NAMES} r ON r.message_id = o.message_id
-        WHERE r.national_id IS NOT NULL AND o.id_rank > 1
         UNION
         SELECT id_type, id_value, 'name' AS kind, name_key AS value FROM {VALUE_NAMES}
     """

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from c360.settings import Settings
 
 #: Stronger identifiers the guard weighs, in the order its reason names them.
-STRONG_KINDS = ("user_id", "email", "national_id")
+STRONG_KINDS = ("user_id", "email")
 
 Key = tuple[str, str]
 
@@ -364,8 +364,6 @@ class _Stitch:
                 for s in identity.occurrences
                 if s.rank < o.rank and s.id_type in ("user_id", "email")
             ]
-            if identity.national_id is not None and o.rank > 1:
-                offered.append(("national_id", identity.national_id))
             if identity.name_key is not None and o.rank > 0:
                 offered.append(("name", identity.name_key))
             known = working.evidence[key]

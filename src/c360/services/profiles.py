@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import heapq
 import re
 import unicodedata
@@ -109,6 +110,7 @@ def _check_limit(limit: int, maximum: int) -> int:
 
 
 # --- search_text: the format the resolver writes and search() matches ------------------------------------------
+@functools.lru_cache(maxsize=1 << 16)
 def _phone_digits(phone: str) -> list[str]:
     """The digits of a phone as people type it: international (`84912345678`) and national (`0912345678`)."""
     e164 = normalize_phone(phone) or phone

@@ -173,7 +173,8 @@ class DuckDBDialect(Dialect):
     def session_statements(self) -> list[str]:
         # The TimeZone setting needs the ICU extension, which DuckDB only loads after connecting, so it cannot go
         # in the connection's config. UTC: what the engine hands to Python is then labelled UTC.
-        return ["SET TimeZone = 'UTC'"]
+        # No progress bar: DuckDB would draw it on stdout over a long query, into a command's --json output.
+        return ["SET TimeZone = 'UTC'", "SET enable_progress_bar = false"]
 
 
 class SparkDialect(Dialect):
