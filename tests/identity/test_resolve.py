@@ -3,50 +3,15 @@ PostgreSQL (the batch engine is DuckDB)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from c360.services.identity import resolve
-from c360.services.ingest import append_messages
 from c360.store.schema import identity_edges, identity_merges, identity_nodes, identity_profiles, identity_review
 from c360.workspace import Workspace
-
-T0 = dt.datetime(2026, 2, 1, 8, tzinfo=dt.UTC)
-
-
-def at(minutes: int) -> str:
-    return (T0 + dt.timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def ws(tmp_path: Path, store_url: str) -> Iterator[Workspace]:
-    workspace = Workspace.init(tmp_path / "ws", store_url=store_url)
-    try:
-        yield workspace
-    finally:
-        workspace.close()
-
-
-def send(ws: Workspace, source: str, *messages: dict[str, Any]) -> None:
-    result = append_messages(ws.log, list(messages), source=source, replay=True)
-    assert result.rejected == 0, result.errors
-
-
-def crm_row(record_id: str, minutes: int, **traits: Any) -> dict[str, Any]:
-    return {
-        "type": "identify",
-        "anonymousId": f"crm:{record_id}",
-        "messageId": f"crm-{record_id}-{minutes}",
-        "timestamp": at(minutes),
-        "traits": traits,
-        "context": {"import": {"file": "crm.csv", "line": 2, "recordId": record_id}},
-    }
+from tests.identity.support import at, crm_row, send
 
 
 def nodes_of(ws: Workspace) -> dict[tuple[str, str], dict[str, Any]]:

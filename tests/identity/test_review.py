@@ -2,52 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
 from c360.errors import InvalidInput, NotFound
 from c360.services import review
 from c360.services.identity import resolve
-from c360.services.ingest import append_messages
 from c360.services.processing import processor_for
 from c360.store.schema import identity_nodes
 from c360.workspace import Workspace
-
-T0 = dt.datetime(2026, 2, 1, 8, tzinfo=dt.UTC)
-
-
-def at(minutes: int) -> str:
-    return (T0 + dt.timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture
-def ws(tmp_path: Path, store_url: str) -> Iterator[Workspace]:
-    workspace = Workspace.init(tmp_path / "ws", store_url=store_url)
-    try:
-        yield workspace
-    finally:
-        workspace.close()
-
-
-def send(ws: Workspace, source: str, *messages: dict[str, Any], replay: bool = True) -> None:
-    result = append_messages(ws.log, list(messages), source=source, replay=replay)
-    assert result.rejected == 0, result.errors
-
-
-def crm(record_id: str, minutes: int, **traits: Any) -> dict[str, Any]:
-    return {
-        "type": "identify",
-        "anonymousId": f"crm:{record_id}",
-        "messageId": f"crm-{record_id}-{minutes}",
-        "timestamp": at(minutes),
-        "traits": traits,
-        "context": {"import": {"file": "crm.csv", "line": 2, "recordId": record_id}},
-    }
+from tests.identity.support import at, crm_row, send
 
 
 def profiles_of(ws: Workspace) -> dict[tuple[str, str], str | None]:
@@ -59,8 +23,8 @@ def household(ws: Workspace) -> None:
     send(
         ws,
         "crm",
-        crm("C2", 1, email="hung@example.vn", phone="0987654321", name="Lê Văn Hùng"),
-        crm("C3", 2, email="mai@example.vn", phone="0987654321", name="Phạm Thị Mai"),
+        crm_row("C2", 1, email="hung@example.vn", phone="0987654321", name="Lê Văn Hùng"),
+        crm_row("C3", 2, email="mai@example.vn", phone="0987654321", name="Phạm Thị Mai"),
     )
 
 

@@ -310,22 +310,7 @@ class _Stitch:
             return [live] if live else []
         if rules.bans(self.keys, from_micros(self.event.raw.received_us)):
             return [[key] for key in live]
-        parent = {key: key for key in live}
-
-        def find(key: Key) -> Key:
-            while parent[key] != key:
-                key = parent[key]
-            return key
-
-        for a, b in itertools.combinations(live, 2):
-            if not rules.ruled(a, b):
-                ra, rb = find(a), find(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-        groups: dict[Key, list[Key]] = {}
-        for key in live:
-            groups.setdefault(find(key), []).append(key)
-        return list(groups.values())
+        return components(live, [(a, b) for a, b in itertools.combinations(live, 2) if not rules.ruled(a, b)])
 
     def _node(self, key: Key) -> dict[str, Any]:
         row = self.working.nodes[key]
@@ -589,6 +574,26 @@ def save_profile(
     working.profiles[profile_id] = {"profile_id": profile_id, **row}
 
 
+def components(keys: list[Key], pairs: Iterable[tuple[Key, Key]]) -> list[list[Key]]:
+    """The connected components of ``keys`` under ``pairs`` (union-find), each in the order of ``keys``."""
+    parent = {key: key for key in keys}
+
+    def find(key: Key) -> Key:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[Key, list[Key]] = {}
+    for key in keys:
+        groups.setdefault(find(key), []).append(key)
+    return list(groups.values())
+
+
 def split_profile(
     conn: Connection, working: WorkingSet, profile_id: str, *, reason: str, via: str, normalizer: Normalizer
 ) -> list[str]:
@@ -603,34 +608,23 @@ def split_profile(
                    identity_nodes.c.first_message_id).where(identity_nodes.c.profile_id == profile_id)
         )
     }  # fmt: skip
-    parent = {key: key for key in members}
-
-    def find(key: Key) -> Key:
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
-    for e in conn.execute(
-        select(identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type, identity_edges.c.b_value)
-        .where(identity_edges.c.profile_id == profile_id, identity_edges.c.live.is_(True))
-    ):  # fmt: skip
-        a, b = (e.a_type, e.a_value), (e.b_type, e.b_value)
-        if a in members and b in members:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    parts: dict[Key, list[Key]] = {}
-    for key in members:
-        parts.setdefault(find(key), []).append(key)
-    part_ids = {root: profile_id_for(min(members[k] for k in keys)[1]) for root, keys in parts.items()}
+    live_edges = [
+        ((e.a_type, e.a_value), (e.b_type, e.b_value))
+        for e in conn.execute(
+            select(identity_edges.c.a_type, identity_edges.c.a_value, identity_edges.c.b_type,
+                   identity_edges.c.b_value)
+            .where(identity_edges.c.profile_id == profile_id, identity_edges.c.live.is_(True))
+        )
+    ]  # fmt: skip
+    parts = components(list(members), [(a, b) for a, b in live_edges if a in members and b in members])
+    part_of = {key: profile_id_for(min(members[k] for k in keys)[1]) for keys in parts for key in keys}
     traits = Traits.from_json(profile["traits"], profile["trait_sources"]) if profile is not None else Traits()
     conn.execute(delete(identity_profiles).where(identity_profiles.c.profile_id == profile_id))
     working.profiles[profile_id] = None
     now = utcnow()
-    for root, keys in parts.items():
+    for keys in parts:
         oldest = min(members[key] for key in keys)
-        new_id = part_ids[root]
+        new_id = part_of[keys[0]]
         conn.execute(update(identity_nodes).where(_node_filter(keys)).values(profile_id=new_id))
         for key in keys:
             row = working.nodes.get(key)
@@ -651,7 +645,7 @@ def split_profile(
     ).all():  # fmt: skip
         a, b = (e.a_type, e.a_value), (e.b_type, e.b_value)
         owner = a if a in members else b if b in members else None
-        new_profile = part_ids[find(owner)] if owner is not None else None
+        new_profile = part_of[owner] if owner is not None else None
         conn.execute(
             update(identity_edges)
             .where(identity_edges.c.a_type == a[0], identity_edges.c.a_value == a[1],
@@ -661,7 +655,7 @@ def split_profile(
         cached = working.edges.get((a, b))
         if cached is not None:
             cached["profile_id"] = new_profile
-    return sorted(set(part_ids.values()))
+    return sorted(set(part_of.values()))
 
 
 def parse_object_value(value: Any) -> dict[str, Any]:
