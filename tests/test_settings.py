@@ -165,6 +165,7 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         "match_threshold_upper": "0.9",
         "match_threshold_lower": "0.7",
         "match_max_pairs": "5000",
+        "loyalty_lot_order": "oldest_first",
         "workspace": str(tmp_path),
     }
     assert set(values) == set(Settings.model_fields), "add the new setting to this test"

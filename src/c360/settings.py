@@ -143,6 +143,10 @@ class Settings(BaseSettings):
         ge=1_000,
         description="Probabilistic matching: record pairs sampled to train the model (u by sampling, m by EM).",
     )
+    loyalty_lot_order: Literal["soonest_expiring", "oldest_first"] = Field(
+        default="soonest_expiring",
+        description="Loyalty: which earned points a redemption spends first: the soonest to expire, or the oldest.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `c360 serve` binds to.")
     port: int = Field(default=8360, ge=1, le=65535, description="Port `c360 serve` listens on.")
 

@@ -40,6 +40,21 @@ WORKSPACE_COMMANDS = {
     "review list": ["review", "list"],
     "review accept": ["review", "accept", "1"],
     "review reject": ["review", "reject", "1"],
+    "loyalty init": ["loyalty", "init"],
+    "loyalty check": ["loyalty", "check"],
+    "loyalty rewards": ["loyalty", "rewards"],
+    "loyalty enrol": ["loyalty", "enrol", "prof_x"],
+    "loyalty show": ["loyalty", "show", "prof_x"],
+    "loyalty order": ["loyalty", "order", "--source", "pos", "--order-id", "A1", "--member", "p", "--total", "9"],
+    "loyalty refund": ["loyalty", "refund", "--source", "pos", "--order-id", "A1", "--refund-id", "r1"],
+    "loyalty adjust": ["loyalty", "adjust", "prof_x", "10", "--reason", "test"],
+    "loyalty transfer": ["loyalty", "transfer", "prof_x", "prof_y", "10"],
+    "loyalty redeem": ["loyalty", "redeem", "prof_x", "tote-bag"],
+    "loyalty cancel": ["loyalty", "cancel", "1"],
+    "loyalty voucher": ["loyalty", "voucher", "V-XXXX"],
+    "loyalty voucher-spend": ["loyalty", "voucher-spend", "V-XXXX", "--order-ref", "pos:A1"],
+    "loyalty run-schedule": ["loyalty", "run-schedule"],
+    "loyalty report": ["loyalty", "report"],
 }
 #: Commands that do not open an existing workspace: `init` makes one, `demo` makes or reuses one and loads
 #: data (tested by the demo's own tests), `demo generate` only writes files.

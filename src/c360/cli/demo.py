@@ -57,6 +57,7 @@ def demo(
     from c360.services.ingest import append_messages
     from c360.services.jobs import run_order_stats
     from c360.services.keys import add_source, create_api_key, list_sources
+    from c360.services.loyalty import Loyalty, program_path, write_example_program
     from c360.services.processing import processor_for
     from c360.workspace import Workspace
 
@@ -77,6 +78,7 @@ def demo(
                 for source, messages in _events_by_source(data_dir / "events.jsonl"):
                     append_messages(ws.log, messages, source=source, progress=bar.advance, replay=True)
             imported = _import_demo_csvs(ws, data_dir)
+            write_example_program(ws)  # before processing, so that the orders earn points
             processor = processor_for(ws)
             with progress_bar("Processing events", total=processor.lag()) as bar:
                 processor.run_until_idle(progress=bar.advance)
@@ -85,8 +87,17 @@ def demo(
             customers_done = run_order_stats(ws)
             with progress_bar("Resolving identities", total=RESOLVE_STEPS) as bar:
                 resolved = resolve(ws, progress=bar.step)
+            loyalty = Loyalty.for_workspace(ws)
+            loyalty.follow_identity()
+            members = _count_members(ws)
+            with progress_bar("Loyalty: activation, expiry, tiers", total=members) as bar:
+                schedule = loyalty.run_schedule(progress=bar.advance)
             out.print(f"Demo data: {data_dir}  ·  order stats for {customers_done:,} customers")
             out.print(f"Identity: {resolved.graph.nodes:,} identifiers in {resolved.profiles:,} profiles")
+            out.print(
+                f"Loyalty: {schedule['members']:,} members; {schedule['activated']:,} points activated, "
+                f"{schedule['expired']:,} expired (program: {program_path(ws).name})"
+            )
             for name, result in imported.items():
                 out.print(f"Imported {name}: {result.accepted:,} rows accepted, {result.rejected:,} rejected")
             for name, key in write_keys.items():
@@ -99,6 +110,15 @@ def demo(
         ws.close()
     if serve:
         run_server(settings)
+
+
+def _count_members(ws: Any) -> int:
+    from sqlalchemy import func, select
+
+    from c360.store.schema import loyalty_members
+
+    with ws.store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(loyalty_members)).scalar_one())
 
 
 def demo_blocked_values() -> list[str]:

@@ -11,6 +11,7 @@ import typer
 from c360.cli import demo as demo_commands
 from c360.cli import identity as identity_cli
 from c360.cli import importing
+from c360.cli import loyalty as loyalty_cli
 from c360.cli import profiles as profiles_cli
 from c360.cli import review as review_cli
 from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace, settings_for
@@ -39,6 +40,7 @@ app.add_typer(importing.export_app, name="export")
 importing.export_app.command("identities")(profiles_cli.export_identities)
 app.command("resolve")(identity_cli.resolve)
 app.add_typer(review_cli.app, name="review")
+app.add_typer(loyalty_cli.app, name="loyalty")
 app.command("import")(importing.import_file)
 
 

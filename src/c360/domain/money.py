@@ -30,3 +30,13 @@ def to_minor(amount: object, currency: str) -> int:
     if not value.is_finite():
         raise ValueError(f"{amount!r} is not a finite amount")
     return int((value.scaleb(exponent(currency))).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def format_money(minor: int, currency: str) -> str:
+    """``1,250,000 VND``, ``12.50 USD``: how an amount reads in an explanation."""
+    digits = exponent(currency)
+    if digits == 0:
+        return f"{minor:,} {currency}"
+    sign = "-" if minor < 0 else ""
+    whole, part = divmod(abs(minor), 10**digits)
+    return f"{sign}{whole:,}.{part:0{digits}d} {currency}"

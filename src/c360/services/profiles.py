@@ -191,6 +191,15 @@ def _resolve(conn: Connection, profile_id: str) -> tuple[Row[Any], str | None]:
     raise NotFound(f"no profile {profile_id!r}")
 
 
+def current_profile_id(conn: Connection, profile_id: str) -> str | None:
+    """The live profile ``profile_id`` is now (following merges); None when it never was one."""
+    try:
+        row, _ = _resolve(conn, profile_id)
+    except NotFound:
+        return None
+    return str(row.profile_id)
+
+
 def _resolve_many(conn: Connection, profile_ids: Iterable[str]) -> list[Row[Any]]:
     """The live profiles of ``profile_ids`` (merged ids resolved, unknown ones left out), each once, in order."""
     rows: dict[str, Row[Any]] = {}

@@ -264,3 +264,175 @@ identity_rules = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("active", Boolean, nullable=False),
 )
+
+# Loyalty. Members are profiles (the member id is the profile id at enrolment). The member row holds the stored
+# balances of the six member accounts; every change to them is an entry with postings that add up to zero.
+loyalty_members = Table(
+    "loyalty_members",
+    metadata,
+    Column("member_id", String(40), primary_key=True),
+    Column("profile_id", String(40), nullable=False),
+    Column("status", String(10), nullable=False),  # active | merged
+    Column("merged_into", String(40)),
+    Column("enrolled_at", UTCDateTime, nullable=False),
+    Column("birth_month", Integer),
+    Column("referral_code", String(20), nullable=False, unique=True),
+    Column("referred_by", String(40)),
+    Column("first_order_at", UTCDateTime),
+    Column("tier", String(50), nullable=False),
+    Column("tier_since", UTCDateTime),
+    Column("pending", BigInteger, nullable=False),
+    Column("active", BigInteger, nullable=False),
+    Column("redeemed", BigInteger, nullable=False),
+    Column("expired", BigInteger, nullable=False),
+    Column("reversed", BigInteger, nullable=False),
+    Column("debt", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_loyalty_members_profile", "profile_id"),
+)
+
+# An entry is one business fact (an earn, a spend, an expiry ...); `key` makes it idempotent.
+loyalty_entries = Table(
+    "loyalty_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("key", String(400), unique=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detail", Text),
+    Column("ref_entry_id", Integer),
+    Index("ix_loyalty_entries_member_at", "member_id", "at"),
+)
+
+loyalty_postings = Table(
+    "loyalty_postings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, nullable=False),
+    Column("member_id", String(40), nullable=False),
+    Column("account", String(30), nullable=False),  # a member account, or program.issued / program.adjustments
+    Column("amount", BigInteger, nullable=False),
+    Index("ix_loyalty_postings_entry", "entry_id"),
+    Index("ix_loyalty_postings_member", "member_id"),
+)
+
+loyalty_lots = Table(
+    "loyalty_lots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), nullable=False),
+    Column("origin_member_id", String(40), nullable=False),  # who earned it: an unmerge gives it back
+    Column("entry_id", Integer, nullable=False),
+    Column("state", String(10), nullable=False),  # pending | active | expired
+    Column("earned_at", UTCDateTime, nullable=False),
+    Column("activates_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("original", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Index("ix_loyalty_lots_member", "member_id", "state"),
+    Index("ix_loyalty_lots_activates", "state", "activates_at"),
+    Index("ix_loyalty_lots_expires", "state", "expires_at"),
+)
+
+# What each entry took from each lot, so a cancelled spend puts the points back where they came from.
+loyalty_draws = Table(
+    "loyalty_draws",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, nullable=False),
+    Column("lot_id", Integer, nullable=False),
+    Column("account", String(20), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Index("ix_loyalty_draws_entry", "entry_id"),
+)
+
+# Each rule's share of an award: caps are counted from it, and explanations read it.
+loyalty_shares = Table(
+    "loyalty_shares",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, nullable=False),
+    Column("member_id", String(40), nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Index("ix_loyalty_shares_member_rule", "member_id", "rule", "at"),
+)
+
+loyalty_orders = Table(
+    "loyalty_orders",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("order_id", String(200), primary_key=True),
+    Column("member_id", String(40), nullable=False),
+    Column("entry_id", Integer, nullable=False),
+    Column("lot_id", Integer),
+    Column("at", UTCDateTime, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("eligible", BigInteger, nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("refunded", BigInteger, nullable=False),  # eligible minor units refunded so far
+    Column("reversed_points", BigInteger, nullable=False),
+    Column("lines", Text),  # JSON: sku, category, eligible amount of each line
+    Column("voucher_code", String(40)),
+)
+
+# Qualifying spend for tiers: an order counts from its time for the window; a refund takes its share back.
+loyalty_spend = Table(
+    "loyalty_spend",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), nullable=False),
+    Column("origin_member_id", String(40), nullable=False),
+    Column("starts", UTCDateTime, nullable=False),
+    Column("ends", UTCDateTime, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("entry_id", Integer, nullable=False),
+    Index("ix_loyalty_spend_member", "member_id"),
+)
+
+loyalty_tier_history = Table(
+    "loyalty_tier_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("tier", String(50), nullable=False),
+    Column("previous", String(50)),
+    Column("reason", Text, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_loyalty_tier_history_member", "member_id", "at"),
+)
+
+# Counters that many members draw on at once: a row each, locked while one transaction uses it.
+loyalty_counters = Table(
+    "loyalty_counters",
+    metadata,
+    Column("name", String(250), primary_key=True),  # campaign:NAME or reward:ID
+    Column("used", BigInteger, nullable=False),
+)
+
+loyalty_redemptions = Table(
+    "loyalty_redemptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("member_id", String(40), nullable=False),
+    Column("reward_id", String(64), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("entry_id", Integer, nullable=False),
+    Column("status", String(10), nullable=False),  # issued | spent | cancelled
+    Column("voucher_code", String(40), unique=True),
+    Column("value", BigInteger),
+    Column("currency", String(3)),
+    Column("valid_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("spent_at", UTCDateTime),
+    Column("spent_order", String(300)),
+    Column("cancelled_at", UTCDateTime),
+    Index("ix_loyalty_redemptions_member", "member_id", "reward_id"),
+)

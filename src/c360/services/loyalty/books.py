@@ -1,0 +1,271 @@
+"""The ledger in the store, inside one transaction: members locked, entries posted, lots drawn.
+
+Every change to a balance goes through ``Books.post``: an entry's postings must add up to zero, and the member
+rows' stored balances move by exactly the postings' amounts. Members are locked (``SELECT ... FOR UPDATE`` on
+PostgreSQL; SQLite's write transaction already holds the database) before anything about them is read, so two
+transactions never both spend the same points.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from c360.errors import NotFound
+from c360.loyalty.ledger import MEMBER_ACCOUNTS, Draw, LotView
+from c360.store.schema import (
+    loyalty_counters,
+    loyalty_draws,
+    loyalty_entries,
+    loyalty_lots,
+    loyalty_members,
+    loyalty_postings,
+    loyalty_shares,
+)
+from c360.store.types import utcnow
+
+_REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    member_id: str
+    account: str  # pending, active, ... or program.issued / program.adjustments
+    amount: int
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
+
+
+class Books:
+    def __init__(self, conn: Connection, now: dt.datetime | None = None) -> None:
+        self.conn = conn
+        self.now = now or utcnow()
+
+    # --- members ------------------------------------------------------------------------------------------------
+    def member(self, member_id: str, *, lock: bool = True) -> Row[Any]:
+        """The member row (locked); a merged member answers with its survivor's row."""
+        for _ in range(10):
+            query = select(loyalty_members).where(loyalty_members.c.member_id == member_id)
+            row = self.conn.execute(query.with_for_update() if lock else query).one_or_none()
+            if row is None:
+                raise NotFound(f"no loyalty member {member_id!r}")
+            if row.status != "merged" or row.merged_into is None:
+                return row
+            member_id = row.merged_into
+        raise NotFound(f"loyalty member {member_id!r}: merge chain too long")
+
+    def lock_members(self, member_ids: Iterable[str]) -> dict[str, Row[Any]]:
+        # Always in the same order, so two transactions locking the same pair never wait on each other.
+        return {member_id: self.member(member_id) for member_id in sorted(set(member_ids))}
+
+    def member_for_profile(self, profile_id: str) -> Row[Any] | None:
+        """The profile's member (locked); a profile whose account was merged answers with the survivor's row."""
+        row = self.conn.execute(
+            select(loyalty_members.c.member_id)
+            .where(loyalty_members.c.profile_id == profile_id)
+            .order_by((loyalty_members.c.status == "active").desc(), loyalty_members.c.enrolled_at)
+            .limit(1)
+        ).one_or_none()
+        return self.member(row.member_id) if row is not None else None
+
+    def create_member(
+        self, member_id: str, profile_id: str, *, tier: str, birth_month: int | None, referred_by: str | None
+    ) -> Row[Any]:
+        self.conn.execute(
+            insert(loyalty_members).values(
+                member_id=member_id,
+                profile_id=profile_id,
+                status="active",
+                enrolled_at=self.now,
+                birth_month=birth_month,
+                referral_code=new_referral_code(),
+                referred_by=referred_by,
+                tier=tier,
+                **dict.fromkeys(MEMBER_ACCOUNTS, 0),
+                updated_at=self.now,
+            )
+        )
+        return self.member(member_id)
+
+    # --- entries and postings -----------------------------------------------------------------------------------
+    def existing(self, key: str) -> Row[Any] | None:
+        return self.conn.execute(select(loyalty_entries).where(loyalty_entries.c.key == key)).one_or_none()
+
+    def entry(
+        self,
+        member_id: str,
+        kind: str,
+        *,
+        at: dt.datetime,
+        points: int,
+        reason: str,
+        key: str | None = None,
+        detail: Any = None,
+        ref: int | None = None,
+    ) -> int:
+        result = self.conn.execute(
+            insert(loyalty_entries).values(
+                member_id=member_id,
+                kind=kind,
+                key=key,
+                at=at,
+                recorded_at=self.now,
+                points=points,
+                reason=reason,
+                detail=orjson.dumps(detail).decode() if detail is not None else None,
+                ref_entry_id=ref,
+            )
+        )
+        return _new_id(result)
+
+    def post(self, entry_id: int, postings: Sequence[Posting]) -> None:
+        """Write ``postings`` for ``entry_id`` and move the members' stored balances by them."""
+        postings = [p for p in postings if p.amount != 0]
+        if sum(p.amount for p in postings) != 0:
+            raise AssertionError(f"entry {entry_id}: postings do not add up to zero: {postings}")
+        if not postings:
+            return
+        self.conn.execute(
+            insert(loyalty_postings),
+            [
+                {"entry_id": entry_id, "member_id": p.member_id, "account": p.account, "amount": p.amount}
+                for p in postings
+            ],
+        )
+        moves: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for p in postings:
+            if p.account in MEMBER_ACCOUNTS:
+                moves[p.member_id][p.account] += p.amount
+        for member_id, by_account in moves.items():
+            values: dict[str, Any] = {
+                account: loyalty_members.c[account] + amount for account, amount in by_account.items()
+            }
+            self.conn.execute(
+                update(loyalty_members)
+                .where(loyalty_members.c.member_id == member_id)
+                .values(**values, updated_at=self.now)
+            )
+
+    def shares(self, entry_id: int, member_id: str, at: dt.datetime, shares: Iterable[tuple[str, int]]) -> None:
+        rows = [
+            {"entry_id": entry_id, "member_id": member_id, "rule": rule, "at": at, "points": points}
+            for rule, points in shares
+            if points
+        ]
+        if rows:
+            self.conn.execute(insert(loyalty_shares), rows)
+
+    def used(self, member_id: str, rule: str, since: dt.datetime | None, until: dt.datetime | None) -> int:
+        query = select(func.coalesce(func.sum(loyalty_shares.c.points), 0)).where(
+            loyalty_shares.c.member_id == member_id, loyalty_shares.c.rule == rule
+        )
+        if since is not None:
+            query = query.where(loyalty_shares.c.at >= since)
+        if until is not None:
+            query = query.where(loyalty_shares.c.at < until)
+        return int(self.conn.execute(query).scalar_one())
+
+    # --- lots -----------------------------------------------------------------------------------------------------
+    def new_lot(
+        self,
+        member_id: str,
+        entry_id: int,
+        *,
+        points: int,
+        state: str,
+        earned_at: dt.datetime,
+        activates_at: dt.datetime | None,
+        expires_at: dt.datetime | None,
+        origin: str | None = None,
+    ) -> int:
+        result = self.conn.execute(
+            insert(loyalty_lots).values(
+                member_id=member_id,
+                origin_member_id=origin or member_id,
+                entry_id=entry_id,
+                state=state,
+                earned_at=earned_at,
+                activates_at=activates_at,
+                expires_at=expires_at,
+                original=points,
+                remaining=points,
+            )
+        )
+        return _new_id(result)
+
+    def lots(self, member_id: str, states: Sequence[str] = ("pending", "active")) -> list[Row[Any]]:
+        return list(
+            self.conn.execute(
+                select(loyalty_lots)
+                .where(loyalty_lots.c.member_id == member_id, loyalty_lots.c.state.in_(states))
+                .order_by(loyalty_lots.c.id)
+            )
+        )
+
+    @staticmethod
+    def views(rows: Iterable[Row[Any]]) -> list[LotView]:
+        return [LotView(r.id, r.state, int(r.remaining), r.earned_at, r.expires_at) for r in rows]
+
+    def draw(self, entry_id: int, member_id: str, draws: Sequence[Draw], to_account: str) -> list[Posting]:
+        """Take ``draws`` out of their lots; the postings move the points from the lots' accounts to
+        ``to_account`` (the caller posts them, with any others of the same entry)."""
+        if not draws:
+            return []
+        for d in draws:
+            self.conn.execute(
+                update(loyalty_lots)
+                .where(loyalty_lots.c.id == d.lot_id)
+                .values(remaining=loyalty_lots.c.remaining - d.amount)
+            )
+        self.conn.execute(
+            insert(loyalty_draws),
+            [{"entry_id": entry_id, "lot_id": d.lot_id, "account": d.account, "amount": d.amount} for d in draws],
+        )
+        by_account: dict[str, int] = defaultdict(int)
+        for d in draws:
+            by_account[d.account] += d.amount
+        total = sum(by_account.values())
+        out = [Posting(member_id, account, -amount) for account, amount in by_account.items()]
+        out.append(Posting(member_id, to_account, total))
+        return out
+
+    def draws_of(self, entry_id: int) -> list[Row[Any]]:
+        return list(self.conn.execute(select(loyalty_draws).where(loyalty_draws.c.entry_id == entry_id)))
+
+    # --- counters (campaign budgets, reward stock) ------------------------------------------------------------------
+    def counter(self, name: str) -> int:
+        """The counter's value, locked for this transaction (created at zero)."""
+        query = select(loyalty_counters.c.used).where(loyalty_counters.c.name == name)
+        value = self.conn.execute(query.with_for_update()).scalar_one_or_none()
+        if value is None:
+            from c360.store.upsert import upsert
+
+            upsert(
+                self.conn,
+                loyalty_counters,
+                {"name": name, "used": 0},
+                key=("name",),
+                on_conflict={"used": loyalty_counters.c.used},
+            )
+            value = self.conn.execute(query.with_for_update()).scalar_one()
+        return int(value)
+
+    def count(self, name: str, delta: int) -> None:
+        self.conn.execute(
+            update(loyalty_counters).where(loyalty_counters.c.name == name).values(used=loyalty_counters.c.used + delta)
+        )
+
+
+def _new_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
