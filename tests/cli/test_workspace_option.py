@@ -55,6 +55,19 @@ WORKSPACE_COMMANDS = {
     "loyalty voucher-spend": ["loyalty", "voucher-spend", "V-XXXX", "--order-ref", "pos:A1"],
     "loyalty run-schedule": ["loyalty", "run-schedule"],
     "loyalty report": ["loyalty", "report"],
+    "segments list": ["segments", "list"],
+    "segments show": ["segments", "show", "big_buyers"],
+    "segments create": ["segments", "create", "-"],
+    "segments update": ["segments", "update", "big_buyers", "-"],
+    "segments delete": ["segments", "delete", "big_buyers"],
+    "segments preview": ["segments", "preview", "-"],
+    "segments build": ["segments", "build"],
+    "segments members": ["segments", "members", "big_buyers", "--format", "csv"],
+    "segments explain": ["segments", "explain", "big_buyers", "--profile", "prof_x"],
+    "segments overlap": ["segments", "overlap", "big_buyers", "buyers"],
+    "segments history": ["segments", "history", "--profile", "prof_x"],
+    "segments catalog": ["segments", "catalog"],
+    "segments rfm": ["segments", "rfm"],
 }
 #: Commands that do not open an existing workspace: `init` makes one, `demo` makes or reuses one and loads
 #: data (tested by the demo's own tests), `demo generate` only writes files.

@@ -249,6 +249,19 @@ def test_gold_week_applies_on_its_first_and_last_local_day(at: dt.datetime) -> N
     assert earn(order(1_000_000, at=at), tier="Gold").points == 450
 
 
+def test_a_campaign_aimed_at_a_segment_pays_its_members_only() -> None:
+    def aim(data: dict[str, Any]) -> None:
+        data["versions"][0]["campaigns"][0]["tiers"] = []
+        data["versions"][0]["campaigns"][0]["segments"] = ["rfm_champions", "vip_hanoi"]
+
+    program = variant(aim)
+    sale = order(1_000_000, at=GOLD_WEEK)
+    inside = earn_for_order(program, sale, Member("Member", None, frozenset({"vip_hanoi", "other"})), ZONE)
+    outside = earn_for_order(program, sale, Member("Member", None, frozenset({"other"})), ZONE)
+    assert shares(inside) == [("spend", 100), ("Gold week", 200)]
+    assert shares(outside) == [("spend", 100)]
+
+
 def test_gold_week_is_capped_per_day() -> None:
     limits = Limits(usage=usage({("Gold week", "day"): 2_950}))
     award = earn(order(1_000_000, at=GOLD_WEEK), tier="Gold", limits=limits)

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 import c360
 from c360.api.errors import install_error_handlers
-from c360.api.routes import admin, health, identity, loyalty, pages, profiles, tracking
+from c360.api.routes import admin, health, identity, loyalty, pages, profiles, segments, tracking
 from c360.collect.service import Collector
 from c360.services.worker import BackgroundWorker
 from c360.settings import Settings
@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     app.include_router(profiles.router)
     app.include_router(identity.router)
     app.include_router(loyalty.router)
+    app.include_router(segments.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

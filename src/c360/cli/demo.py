@@ -59,6 +59,8 @@ def demo(
     from c360.services.keys import add_source, create_api_key, list_sources
     from c360.services.loyalty import Loyalty, program_path, write_example_program
     from c360.services.processing import processor_for
+    from c360.services.segments import BUILD_STEPS, write_example_segments
+    from c360.services.segments import build as build_segments
     from c360.workspace import Workspace
 
     settings = settings_for(workspace, host=host, port=port)
@@ -92,12 +94,20 @@ def demo(
             members = _count_members(ws)
             with progress_bar("Loyalty: activation, expiry, tiers", total=members) as bar:
                 schedule = loyalty.run_schedule(progress=bar.advance)
+            write_example_segments(ws)
+            with progress_bar("Segments: computed traits, RFM, segments", total=BUILD_STEPS) as bar:
+                # As of the end of the demo's last day, so that "in the last 30 days" means its last 30 days.
+                as_of = dt.datetime.combine(cfg.end_date, dt.time(23, 59), settings.zone).astimezone(dt.UTC)
+                built = build_segments(ws, as_of=as_of, progress=bar.step)
             out.print(f"Demo data: {data_dir}  ·  order stats for {customers_done:,} customers")
             out.print(f"Identity: {resolved.graph.nodes:,} identifiers in {resolved.profiles:,} profiles")
             out.print(
                 f"Loyalty: {schedule['members']:,} members; {schedule['activated']:,} points activated, "
                 f"{schedule['expired']:,} expired (program: {program_path(ws).name})"
             )
+            sizes = ", ".join(f"{name} {n['members']:,}" for name, n in built.segments.items()
+                              if not name.startswith("rfm_"))  # fmt: skip
+            out.print(f"Segments: {sizes}")
             for name, result in imported.items():
                 out.print(f"Imported {name}: {result.accepted:,} rows accepted, {result.rejected:,} rejected")
             for name, key in write_keys.items():

@@ -14,6 +14,7 @@ from c360.cli import importing
 from c360.cli import loyalty as loyalty_cli
 from c360.cli import profiles as profiles_cli
 from c360.cli import review as review_cli
+from c360.cli import segments as segments_cli
 from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace, settings_for
 from c360.cli.output import err, out, print_json, progress_bar
 from c360.errors import C360Error
@@ -41,6 +42,7 @@ importing.export_app.command("identities")(profiles_cli.export_identities)
 app.command("resolve")(identity_cli.resolve)
 app.add_typer(review_cli.app, name="review")
 app.add_typer(loyalty_cli.app, name="loyalty")
+app.add_typer(segments_cli.app, name="segments")
 app.command("import")(importing.import_file)
 
 

@@ -49,6 +49,10 @@ def _print_profile(profile: dict[str, Any], zone: ZoneInfo) -> None:
     for name, value in sorted(profile["traits"].items()):
         if name not in ("name", "email", "phone") and value is not None:
             table.add_row(f"trait {name}", _short(value))
+    for name, value in sorted((profile.get("computed_traits") or {}).items()):
+        table.add_row(f"computed {name}", _short(value))
+    if profile.get("segments"):
+        table.add_row("segments", ", ".join(profile["segments"]))
     out.print(table)
     _print_identifiers("Identifiers", profile["identifiers"], zone)
 

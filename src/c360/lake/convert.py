@@ -30,7 +30,7 @@ def _json(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def _order_fields(message: Mapping[str, Any], default_currency: str) -> tuple[str | None, int | None, str | None]:
+def order_fields(message: Mapping[str, Any], default_currency: str) -> tuple[str | None, int | None, str | None]:
     if message.get("type") != "track" or message.get("event") not in ORDER_EVENTS:
         return None, None, None
     props = message.get("properties") or {}
@@ -63,7 +63,7 @@ def rows_to_table(
     """(seq, source, timestamp_us, received_us, message) tuples as a table of EVENT_SCHEMA."""
     cols: dict[str, list[Any]] = {name: [] for name in EVENT_SCHEMA.names}
     for seq, source, timestamp_us, received_us, message in rows:
-        order_id, amount, currency = _order_fields(message, default_currency)
+        order_id, amount, currency = order_fields(message, default_currency)
         cols["seq"].append(seq)
         cols["message_id"].append(str(message.get("messageId")))
         cols["source"].append(source)

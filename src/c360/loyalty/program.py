@@ -121,7 +121,7 @@ class Campaign(_Model):
     starts: dt.date
     ends: dt.date  # inclusive
     tiers: list[str] = []  # empty: every tier
-    segments: list[str] = []  # empty: everyone; wired by the Segments issue
+    segments: list[str] = []  # empty: everyone; else members of at least one of these segments
     categories: list[str] = []  # empty: every eligible line
     budget: PositiveInt | None = None  # most points the campaign gives in all
     caps: Caps | None = None

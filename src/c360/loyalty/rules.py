@@ -81,6 +81,8 @@ class Award:
 class Member:
     tier: str
     birth_month: int | None = None
+    #: the segments the member's profile is in (campaigns aimed at segments apply to their members only)
+    segments: frozenset[str] = frozenset()
 
 
 #: (rule name, period) -> points the member already has from that rule in the period holding the award.
@@ -143,7 +145,7 @@ def earn_for_order(
     # Line multipliers: the largest factor per line wins; the extra goes to the rule that gave it.
     extras: dict[str, tuple[Fraction, Fraction, str, Caps | None]] = {}
     factor_of: dict[str, Fraction] = {}
-    candidates = _line_rules(version, day, member.tier)
+    candidates = _line_rules(version, day, member)
     for line, amount in lines or [(OrderLine(None, None, 1, eligible), Fraction(eligible))]:
         best: tuple[Fraction, str, str, Caps | None] | None = None
         for factor, name, what, caps, applies in candidates:
@@ -203,13 +205,16 @@ def _event_reason(rule: EventRule) -> str:
 Applies = Callable[[OrderLine], bool]
 
 
-def _line_rules(version: Version, day: dt.date, tier: str) -> list[tuple[Fraction, str, str, Caps | None, Applies]]:
+def _line_rules(
+    version: Version, day: dt.date, member: Member
+) -> list[tuple[Fraction, str, str, Caps | None, Applies]]:
     rules: list[tuple[Fraction, str, str, Caps | None, Applies]] = []
     for m in version.multipliers:
         if _in_window(day, m.starts, m.ends):
             rules.append((m.factor, m.name, _of(m), None, _matcher(m)))
     for c in version.campaigns:
-        if _in_window(day, c.starts, c.ends) and (not c.tiers or tier in c.tiers):
+        aimed = (not c.tiers or member.tier in c.tiers) and (not c.segments or bool(member.segments & set(c.segments)))
+        if _in_window(day, c.starts, c.ends) and aimed:
             rules.append((c.factor, c.name, _of(c), c.caps, _matcher(c)))
     return rules
 

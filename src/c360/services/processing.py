@@ -16,6 +16,7 @@ def processor_for(ws: Workspace) -> EventProcessor:
     loyalty = _loyalty_handler(ws, options)
     if loyalty is not None:
         handlers.append(loyalty)  # after identity: an order earns for the profile its batch stitched it to
+    handlers.append(_segments_handler(ws))  # after identity: it decides the profiles the batch stitched
     return EventProcessor(ws.log, ws.store, handlers, batch_size=ws.settings.processor_batch_events)
 
 
@@ -33,3 +34,15 @@ def _loyalty_handler(ws: Workspace, options: Any) -> Any:
         return None
     ctx = Context(load_program(path), ws.settings.zone, ws.settings.loyalty_lot_order)
     return LoyaltyHandler(ctx, Extractor(options.normalizer), ws.settings.default_currency)
+
+
+def _segments_handler(ws: Workspace) -> Any:
+    from c360.services.segments import definitions, load_traits
+    from c360.services.segments_realtime import SegmentsHandler
+
+    return SegmentsHandler(
+        lambda: definitions(ws, strict=False),
+        ws.settings.timezone,
+        traits=load_traits(ws),
+        default_currency=ws.settings.default_currency,
+    )

@@ -249,6 +249,8 @@ def _identifiers(conn: Connection, profile_ids: Sequence[str]) -> list[dict[str,
 
 
 def _profile_dict(conn: Connection, row: Row[Any], merged_from: str | None) -> dict[str, Any]:
+    from c360.services.segments import profile_view  # here: it imports the batch engines (~0.5 s)
+
     traits = _parsed(row.traits)
     return {
         "profile_id": row.profile_id,
@@ -262,6 +264,8 @@ def _profile_dict(conn: Connection, row: Row[Any], merged_from: str | None) -> d
         "traits": traits if traits is not None else {},
         # The profiles merged into this one count too, should a node still name one of them.
         "identifiers": _identifiers(conn, _family(conn, row.profile_id)),
+        # computed_traits, computed_at (null before the first build) and the segments it is in now
+        **profile_view(conn, row.profile_id),
     }
 
 

@@ -436,3 +436,82 @@ loyalty_redemptions = Table(
     Column("cancelled_at", UTCDateTime),
     Index("ix_loyalty_redemptions_member", "member_id", "reward_id"),
 )
+
+# -- segments and computed traits (c360.segments) ------------------------------------------------------------------
+# A saved segment: its definition as written (JSON), checked when saved.
+segments = Table(
+    "segments",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("definition", Text, nullable=False),
+    # The types of the traits and event properties it names, as known when it was saved, so reading it again
+    # never depends on which events the catalog happens to sample.
+    Column("types", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Membership history: one row per stay of a profile in a segment; the current members have no `exited_at`.
+segment_memberships = Table(
+    "segment_memberships",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("segment", String(63), nullable=False),
+    Column("profile_id", String(40), nullable=False),
+    Column("entered_at", UTCDateTime, nullable=False),
+    Column("exited_at", UTCDateTime),
+    Index("ix_segment_memberships_current", "segment", "exited_at", "profile_id"),
+    Index("ix_segment_memberships_profile", "profile_id"),
+)
+
+# The computed traits of each profile as of the last build (JSON of typed values).
+computed_traits = Table(
+    "computed_traits",
+    metadata,
+    Column("profile_id", String(40), primary_key=True),
+    Column("traits", Text, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+)
+
+# Each build: when, as of when, on which engine, where its computed traits' Parquet is, and what changed.
+segment_builds = Table(
+    "segment_builds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("as_of", UTCDateTime, nullable=False),
+    Column("engine", String(20), nullable=False),
+    Column("profiles", BigInteger, nullable=False),
+    Column("computed_path", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+)
+
+# The events that real-time segments count ("performed X at least N times within D days"), one row per matching
+# event under the counter's key, with the identifiers the batch path maps events by, so merges need no rewrite.
+segment_event_times = Table(
+    "segment_event_times",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("message_id", String(200), primary_key=True),
+    Column("user_id", String(500)),
+    Column("anonymous_id", String(500)),
+    Column("ts", UTCDateTime, nullable=False),
+    Index("ix_segment_event_times_user", "key", "user_id"),
+    Index("ix_segment_event_times_anonymous", "key", "anonymous_id"),
+)
+
+# Entries into and exits from segments, in order, for activation to read (an outbox): from builds and from the
+# real-time path.
+segment_changes = Table(
+    "segment_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("segment", String(63), nullable=False),
+    Column("profile_id", String(40), nullable=False),
+    Column("change", String(10), nullable=False),  # entered | exited
+    Column("at", UTCDateTime, nullable=False),
+    Column("origin", String(10), nullable=False),  # build | realtime
+)

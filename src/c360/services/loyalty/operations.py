@@ -45,6 +45,7 @@ from c360.store.schema import (
     loyalty_redemptions,
     loyalty_spend,
     loyalty_tier_history,
+    segment_memberships,
 )
 
 
@@ -287,9 +288,11 @@ def record_order(
         return _result_of(seen)
     changes = spend_changes(books, member_id)
     tier = tier_at(ctx, changes, order.at)
+    segments = _segments_of(books, profile_id) if _aims_at_segments(ctx) else frozenset()
     award = earn_for_order(
-        ctx.program, order, Member(tier, member.birth_month), ctx.zone, _limits(books, ctx, member_id, order.at)
-    )
+        ctx.program, order, Member(tier, member.birth_month, segments), ctx.zone,
+        _limits(books, ctx, member_id, order.at),
+    )  # fmt: skip
     lines = _eligible_lines(ctx, order)
     detail: dict[str, Any] = {"source": source, "order_id": order.order_id, "tier": tier, "eligible": award.eligible}
     voucher_note = ""
@@ -929,3 +932,15 @@ def expiring(books: Books, member_id: str, now: dt.datetime, days: int) -> int:
         loyalty_lots.c.expires_at <= until,
     )
     return int(books.conn.execute(query).scalar_one())
+
+
+def _aims_at_segments(ctx: Context) -> bool:
+    return any(c.segments for version in ctx.program.versions for c in version.campaigns)
+
+
+def _segments_of(books: Books, profile_id: str) -> frozenset[str]:
+    """The segments the profile is in now (built, or decided in real time)."""
+    query = select(segment_memberships.c.segment).where(
+        segment_memberships.c.profile_id == profile_id, segment_memberships.c.exited_at.is_(None)
+    )
+    return frozenset(books.conn.execute(query).scalars())
