@@ -176,9 +176,8 @@ def register(engine: Engine, data: SegmentsBenchData) -> None:
 
 
 def run_c360(engine: Engine, plan: sc.Plan) -> dict[str, int]:
-    engine.materialize(sc.FEATURES, plan.features_sql())
-    engine.materialize(sc.COMPUTED, plan.computed_pipeline())
-    engine.materialize(sc.MEMBERS, plan.members_sql())
+    for table, query in plan.tables():
+        engine.materialize(table, query)
     counts = ", ".join(f"count(*) FILTER (WHERE {sc.column(d.name)}) AS {d.name}" for d in plan.definitions)
     row = engine.sql(f"SELECT {counts} FROM {sc.MEMBERS}").to_pylist()[0]
     return {k: int(v) for k, v in row.items()}

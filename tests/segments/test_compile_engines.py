@@ -236,9 +236,8 @@ def plan_on(
 
 def run(engine: Engine, plan: sc.Plan) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
     """Build ``plan``: (profile id -> computed trait columns, segment -> member ids)."""
-    engine.materialize(sc.FEATURES, plan.features_sql())
-    engine.materialize(sc.COMPUTED, plan.computed_pipeline())
-    engine.materialize(sc.MEMBERS, plan.members_sql())
+    for table, query in plan.tables():
+        engine.materialize(table, query)
     columns = plan.trait_columns()
     computed = engine.sql(f"SELECT profile_id, {', '.join(columns)} FROM {sc.COMPUTED}").to_pylist()
     traits = {row["profile_id"]: {c: normalise_value(row[c]) for c in columns} for row in computed}

@@ -45,8 +45,8 @@ def duckdb_engine() -> Any:
 
 def _scores(engine: Engine, settings: RfmSettings) -> dict[str, tuple[Any, ...]]:
     plan = sc.Plan(AS_OF, ZONE, (), [], rfm=settings, currency="VND")
-    engine.materialize(sc.FEATURES, plan.features_sql())
-    engine.materialize(sc.COMPUTED, plan.computed_pipeline())
+    for table, query in plan.tables():
+        engine.materialize(table, query)
     rows = engine.sql(f"SELECT profile_id, rfm_frequency, rfm_monetary FROM {sc.COMPUTED}").to_pylist()
     return {r["profile_id"]: (r["rfm_frequency"], r["rfm_monetary"]) for r in rows}
 

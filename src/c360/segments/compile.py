@@ -44,7 +44,7 @@ from c360.segments.definition import (
     ValueType,
     Window,
 )
-from c360.sql import Pipeline
+from c360.sql import Pipeline, Query
 
 EVENTS: Final = "events"
 IDENTITIES: Final = "seg_identities"
@@ -55,6 +55,8 @@ SAVED: Final = "seg_saved"
 FEATURES: Final = "seg_features"
 COMPUTED: Final = "seg_computed"
 MEMBERS: Final = "seg_members"
+#: The events the most-frequent, last-value and sentiment traits read, already mapped to profiles.
+RANKED_EVENTS: Final = "seg_ranked_events"
 
 #: Columns of COMPUTED besides the computed traits and features.
 RFM_COLUMNS: Final = ("rfm_recency_days", "rfm_frequency", "rfm_monetary", "rfm_r", "rfm_f", "rfm_m", "rfm_group")
@@ -343,7 +345,8 @@ class Plan:
         """The per-profile step of a most-frequent, last-value or sentiment trait: columns profile_id, v."""
         where = tuple(property_conditions(trait))
         condition = self._event_filter(trait.event, where, self._window_sql(Window(), trait.within_days))
-        events = self.mapped_events_sql(f" AND e.event = {literal(trait.event)}" if trait.event else "")
+        # The events of every such trait, mapped to profiles once (RANKED_EVENTS), not once per trait.
+        events = f"SELECT * FROM {RANKED_EVENTS}" + (f" WHERE event = {literal(trait.event)}" if trait.event else "")
         value = self._value(trait)
         if trait.kind == "sentiment":
             text = f"lower({json_value('properties', trait.property or '', 'string')})"
@@ -402,15 +405,41 @@ class Plan:
             )
         """
 
+    def _ranked_traits(self) -> list[ComputedTrait]:
+        if not self.compute_traits:
+            return []
+        return [t for t in self.traits if t.kind == "sentiment" or t.aggregate in ("most_frequent", "last_value")]
+
+    def ranked_events_sql(self) -> str:
+        """RANKED_EVENTS: the events the ranked traits read (their names; within the longest of their windows)."""
+        traits = self._ranked_traits()
+        names = {t.event for t in traits}
+        conditions = []
+        if traits and None not in names:
+            conditions.append("e.event IN (" + ", ".join(literal(n) for n in sorted(n for n in names if n)) + ")")
+        if traits and all(t.within_days is not None for t in traits):
+            days = max(t.within_days or 0 for t in traits)
+            conditions.append(f'e."timestamp" >= {literal(self._days_ago(days))}')
+        if not traits:
+            conditions.append("FALSE")
+        return self.mapped_events_sql("".join(f" AND {c}" for c in conditions))
+
+    def tables(self) -> list[tuple[str, Query]]:
+        """What to materialise, in order, for MEMBERS (and COMPUTED) to exist: (table name, query)."""
+        steps: list[tuple[str, Query]] = []
+        if self._ranked_traits():
+            steps.append((RANKED_EVENTS, self.ranked_events_sql()))
+        return [*steps, (FEATURES, self.features_sql()), (COMPUTED, self.computed_pipeline()),
+                (MEMBERS, self.members_sql())]  # fmt: skip
+
     def computed_pipeline(self) -> Pipeline:
         """The COMPUTED table as a pipeline over the registered tables and the materialised FEATURES."""
         pipe = Pipeline()
         joins: list[str] = []
         if self.compute_traits:
-            for trait in self.traits:
-                if trait.kind == "sentiment" or trait.aggregate in ("most_frequent", "last_value"):
-                    pipe = pipe.then(f"x_{trait.name}", self._ranked_sql(trait))
-                    joins.append(f"LEFT JOIN x_{trait.name} ON x_{trait.name}.profile_id = p.profile_id")
+            for trait in self._ranked_traits():
+                pipe = pipe.then(f"x_{trait.name}", self._ranked_sql(trait))
+                joins.append(f"LEFT JOIN x_{trait.name} ON x_{trait.name}.profile_id = p.profile_id")
             traits = [f"{sql} AS {column(name)}" for name, sql in self._trait_sql.items()]
             if self.rfm is not None:
                 pipe = pipe.then("seg_rfm", self._rfm_sql())

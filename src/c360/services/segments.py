@@ -519,14 +519,13 @@ def build(
         plan = sc.Plan(as_of, ws.settings.timezone, traits, defs, places=places(engine, traits),
                        currency=ws.settings.default_currency, rfm=load_rfm(ws))  # fmt: skip
         lap("inputs")
-        say("computing event features")
-        engine.materialize(sc.FEATURES, plan.features_sql())
-        say("computing traits and RFM")
-        engine.materialize(sc.COMPUTED, plan.computed_pipeline())
-        lap("traits")
-        say("evaluating segments")
-        engine.materialize(sc.MEMBERS, plan.members_sql())
-        lap("segments")
+        steps = {sc.FEATURES: "computing event features", sc.COMPUTED: "computing traits and RFM",
+                 sc.MEMBERS: "evaluating segments"}  # fmt: skip
+        for table, query in plan.tables():
+            if table in steps:
+                say(steps[table])
+            engine.materialize(table, query)
+        lap("compute")
         folder = ws.path / "segments" / "computed" / started_at.strftime("%Y%m%dT%H%M%S%fZ")
         folder.parent.mkdir(parents=True, exist_ok=True)
         names = plan.trait_columns()
@@ -591,6 +590,11 @@ def _draft_plan(ws: Workspace, draft: Definition, others: Sequence[Definition], 
                    places=found, currency=ws.settings.default_currency, rfm=load_rfm(ws))  # fmt: skip
 
 
+def _materialize(engine: Engine, plan: sc.Plan) -> None:
+    for table, query in plan.tables():
+        engine.materialize(table, query)
+
+
 def preview(
     ws: Workspace, data: Any, *, engine: Engine | None = None, as_of: dt.datetime | None = None
 ) -> dict[str, Any]:
@@ -602,8 +606,7 @@ def preview(
     engine = engine or open_workspace_engine(ws.settings)
     try:
         plan = _draft_plan(ws, draft, definitions(ws), engine, as_of=as_of)
-        engine.materialize(sc.FEATURES, plan.features_sql())
-        engine.materialize(sc.COMPUTED, plan.computed_pipeline())
+        _materialize(engine, plan)
         row = engine.sql(
             f"SELECT count(*) AS profiles, count(*) FILTER (WHERE {plan.condition_sql(draft.name)}) AS size "
             f"FROM {sc.COMPUTED}"
@@ -776,8 +779,7 @@ def explain(
     engine = engine or open_workspace_engine(ws.settings)
     try:
         plan = _draft_plan(ws, target, defs, engine, profile_id=current, as_of=as_of)
-        engine.materialize(sc.FEATURES, plan.features_sql())
-        engine.materialize(sc.COMPUTED, plan.computed_pipeline())
+        _materialize(engine, plan)
         paths = plan.leaf_paths(name)
         columns = [plan.condition_sql(name) + " AS c_root"]
         for i, path in enumerate(paths):

@@ -1,6 +1,7 @@
-"""The loyalty service: every operation in its own write transaction, retried when PostgreSQL reports a
-deadlock or a serialization failure (another transaction got there first; running again is safe because each
-operation is idempotent on its key and locks its members before reading them)."""
+"""The loyalty service: every operation in its own savepoint of a transaction shared with the operations other
+threads are waiting to run (c360.store.group_commit: one durable commit per batch), retried when PostgreSQL
+reports a deadlock or a serialization failure (another transaction got there first; running again is safe because
+each operation is idempotent on its key and locks its members before reading them)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from c360.services.loyalty import operations as ops
 from c360.services.loyalty.books import Books
 from c360.services.loyalty.operations import Context, RefundLine, Refused, Result
 from c360.store import Database
+from c360.store.group_commit import committer_for
 from c360.store.schema import (
     loyalty_entries,
     loyalty_members,
@@ -85,10 +87,11 @@ class Loyalty:
 
     def _run(self, work: Callable[[Books], T], now: dt.datetime | None = None) -> T:
         attempt = 0
+        committer = committer_for(self.store)
         while True:
             try:
-                with self.store.write() as conn:
-                    return work(Books(conn, now or self.clock()))
+                # Shared with every other operation of the process that is waiting: one commit for them all.
+                return committer.run(lambda conn: work(Books(conn, now or self.clock())))
             except IntegrityError:
                 # Two transactions created the same member or entry at once: the next attempt sees the winner's.
                 attempt += 1

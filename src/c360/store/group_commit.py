@@ -1,0 +1,120 @@
+"""Group commit for write operations of many threads: one transaction and one durable commit per batch.
+
+Each operation runs in its own SAVEPOINT inside the batch's transaction, in the order the operations arrived, so
+one that fails (a refusal, a broken invariant) is undone alone and its caller gets the exception, while the others
+commit together. A caller is answered only after the commit: what it was told is durable. One writer thread per
+store runs the batches, which also ends the busy-polling of many threads for SQLite's write lock.
+
+This is what lets a store that fsyncs every commit (SQLite WAL with synchronous=FULL, PostgreSQL) serve many
+small operations a second: the cost of a commit is shared by every operation in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from c360.store.db import Database
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Operations per transaction at most: bounds the work lost to (and redone after) a failed commit.
+MAX_BATCH = 256
+
+
+@dataclass(slots=True)
+class _Pending:
+    work: Callable[[Connection], Any]
+    future: Future[Any]
+
+
+class GroupCommitter:
+    """Runs ``work(conn)`` callables from any thread in shared write transactions of ``store``."""
+
+    def __init__(self, store: Database, *, max_batch: int = MAX_BATCH) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self._queue: deque[_Pending] = deque()
+        self._cond = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self.batches = 0
+        self.operations = 0
+
+    def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in the next batch and return its result once the batch is committed (or raise what it
+        raised, with nothing of it kept; or what the commit raised)."""
+        if threading.current_thread() is self._writer:
+            # Called from inside a batch (an operation that runs another): run it here, in the same transaction.
+            raise RuntimeError("GroupCommitter.run called from its own writer thread")
+        future: Future[T] = Future()
+        with self._cond:
+            self._queue.append(_Pending(work, future))
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._loop, name="c360-group-commit", daemon=True)
+                self._writer.start()
+            self._cond.notify()
+        return future.result()
+
+    def _take(self) -> list[_Pending]:
+        with self._cond:
+            while not self._queue:
+                # An idle writer ends; the next operation starts another. No thread outlives its work for long.
+                if not self._cond.wait(timeout=5.0) and not self._queue:
+                    self._writer = None
+                    return []
+            batch: list[_Pending] = []
+            while self._queue and len(batch) < self.max_batch:
+                batch.append(self._queue.popleft())
+            return batch
+
+    def _loop(self) -> None:
+        while batch := self._take():
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.store.write() as conn:
+                for pending in batch:
+                    savepoint = conn.begin_nested()
+                    try:
+                        result = pending.work(conn)
+                    except BaseException as exc:  # the caller hears of it, whatever it is
+                        savepoint.rollback()
+                        outcomes.append((False, exc))
+                    else:
+                        savepoint.commit()
+                        outcomes.append((True, result))
+        except BaseException as exc:  # the commit failed: nothing of the batch is kept
+            for pending in batch:
+                pending.future.set_exception(exc)
+            return
+        self.batches += 1
+        self.operations += len(batch)
+        for pending, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                pending.future.set_result(value)
+            else:
+                pending.future.set_exception(value)
+
+
+_COMMITTERS: weakref.WeakKeyDictionary[Database, GroupCommitter] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def committer_for(store: Database) -> GroupCommitter:
+    """The store's committer: one per store, so that every caller in the process shares its batches."""
+    with _LOCK:
+        found = _COMMITTERS.get(store)
+        if found is None:
+            found = _COMMITTERS[store] = GroupCommitter(store)
+        return found

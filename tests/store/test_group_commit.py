@@ -1,0 +1,109 @@
+"""Group commit: operations of many threads share transactions; one that fails is undone alone and its caller
+gets the exception; every caller is answered after the commit, with what it wrote kept. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, insert, select
+
+from c360.store import Store
+from c360.store.group_commit import GroupCommitter, committer_for
+from c360.store.schema import meta
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = Store.open(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _keys(store: Store) -> set[str]:
+    with store.read() as conn:
+        return {k for k in conn.execute(select(meta.c.key)).scalars() if k.startswith("gc:")}
+
+
+def test_a_failing_operation_is_undone_alone_and_its_caller_hears_why(store: Store) -> None:
+    committer = GroupCommitter(store)
+
+    def write(key: str, fail: bool = False) -> str:
+        def work(conn: Connection) -> str:
+            conn.execute(insert(meta).values(key=key, value="x"))
+            if fail:
+                raise ValueError(f"{key} refused")
+            return key
+
+        return committer.run(work)
+
+    results: dict[str, object] = {}
+    barrier = threading.Barrier(16)
+
+    def client(i: int) -> None:
+        barrier.wait()
+        try:
+            results[f"gc:{i}"] = write(f"gc:{i}", fail=i % 4 == 0)
+        except ValueError as exc:
+            results[f"gc:{i}"] = exc
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    failed = {k for k, v in results.items() if isinstance(v, ValueError)}
+    assert failed == {f"gc:{i}" for i in range(0, 16, 4)}
+    assert all(results[k] == k for k in results if k not in failed)
+    # What the failed ones wrote before failing is gone; everything else is committed.
+    assert _keys(store) == {f"gc:{i}" for i in range(16) if i % 4}
+    assert committer.operations == 16
+    assert committer.batches <= 16
+
+
+def test_operations_waiting_together_share_a_commit(store: Store) -> None:
+    committer = GroupCommitter(store)
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(conn: Connection) -> None:
+        started.set()
+        release.wait(timeout=60)  # holds the first batch open while the others queue behind it
+        conn.execute(insert(meta).values(key="gc:first", value="x"))
+
+    first = threading.Thread(target=committer.run, args=(slow,))
+    first.start()
+    assert started.wait(timeout=60)
+    others = [
+        threading.Thread(
+            target=committer.run, args=(lambda conn, i=i: conn.execute(insert(meta).values(key=f"gc:{i}", value="x")),)
+        )
+        for i in range(10)
+    ]
+    for t in others:
+        t.start()
+    # Every one of them is queued before the first batch ends: wait until the queue holds all ten.
+    while True:
+        with committer._cond:
+            if len(committer._queue) == 10:
+                break
+    release.set()
+    first.join()
+    for t in others:
+        t.join()
+    assert committer.batches == 2  # the slow one, then the ten in one transaction
+    assert len(_keys(store)) == 11
+
+
+def test_one_committer_per_store() -> None:
+    a = Store.open("sqlite://")
+    b = Store.open("sqlite://")
+    try:
+        assert committer_for(a) is committer_for(a)
+        assert committer_for(a) is not committer_for(b)
+    finally:
+        a.close()
+        b.close()
