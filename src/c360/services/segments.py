@@ -22,7 +22,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, text, update
 
 from c360.engines import Engine
 from c360.errors import InvalidInput, NotFound
@@ -39,6 +39,7 @@ from c360.segments.definition import (
     Definition,
     DefinitionError,
     EventCondition,
+    LoyaltyCondition,
     Node,
     NotOf,
     SegmentCondition,
@@ -408,8 +409,6 @@ def _write_traits(conn: Connection, engine: Engine, names: Sequence[str], now: d
         if inserts:
             conn.execute(insert(computed_traits), inserts)
         if updates:
-            from sqlalchemy import bindparam
-
             stmt = (
                 update(computed_traits)
                 .where(computed_traits.c.profile_id == bindparam("pid"))
@@ -727,8 +726,6 @@ def _describe(node: Node) -> str:
         return "not"
     if isinstance(node, SegmentCondition):
         return f"in segment {node.segment}"
-    from c360.segments.definition import LoyaltyCondition
-
     if isinstance(node, TraitCondition):
         value = "" if node.test.value is None else f" {_show(node.test.value)}"
         return f"trait {node.trait} {node.test.op}{value}"

@@ -284,7 +284,8 @@ class SegmentsHandler:
                                  "anonymous_id": anonymous_id, "ts": event.timestamp})  # fmt: skip
             # Only events that can change a decision or a trait are looked up: traits change with identify (and
             # traits in context), counts with the events they count.
-            changes_traits = event.type == "identify" or bool((message.get("context") or {}).get("traits"))
+            context = message.get("context")
+            changes_traits = event.type == "identify" or (isinstance(context, dict) and bool(context.get("traits")))
             decides = bool(rules.definitions) and (counted or changes_traits)
             adds = name in trait_events or (None in trait_events and event.type == "track")
             if not (decides or adds):
