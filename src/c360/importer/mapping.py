@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from c360.domain.money_text import ISO_CODES
@@ -29,6 +28,7 @@ from c360.importer.fields import (
     Parser,
     reserved_properties,
 )
+from c360.yamlfile import read_yaml
 
 Encoding = Literal["auto", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "windows-1258", "cp1258"]
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -136,19 +136,7 @@ class Mapping:
 # --- loading ---------------------------------------------------------------------------------------------------
 def load_mapping(path: Path) -> Mapping:
     """The mapping in YAML file ``path``; MappingError naming the bad key."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise MappingError(f"cannot read mapping {path}: {reason}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise MappingError(f"mapping {path} is not valid YAML{where}: {problem}") from None
-    return parse_mapping(data)
+    return parse_mapping(read_yaml(path, MappingError, label="mapping "))
 
 
 def _pydantic_error(exc: ValidationError, model: type[BaseModel]) -> MappingError:

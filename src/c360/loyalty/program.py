@@ -15,10 +15,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from c360.errors import InvalidInput
+from c360.yamlfile import read_yaml
 
 PROGRAM_FILE = "loyalty.yaml"
 
@@ -292,21 +292,8 @@ def parse_program(data: object) -> Program:
 
 def load_program(path: Path) -> Program:
     """The program in YAML file ``path``; ProgramError naming the bad key."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ProgramError(f"no loyalty program at {path}: write one (see docs/loyalty.md)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ProgramError(f"cannot read {path}: {reason}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProgramError(f"{path} is not valid YAML{where}: {problem}") from None
-    return parse_program(data)
+    missing = f"no loyalty program at {path}: write one (see docs/loyalty.md)"
+    return parse_program(read_yaml(path, ProgramError, missing=missing))
 
 
 def _program_error(exc: ValidationError) -> ProgramError:

@@ -62,6 +62,7 @@ from c360.store.schema import (
 )
 from c360.store.types import utcnow
 from c360.workspace import Workspace
+from c360.yamlfile import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,7 @@ def _traits_file(ws: Workspace) -> Any:
     path = ws.path / TRAITS_FILE
     if not path.exists():
         return None
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path} is not valid YAML: {exc}") from None
+    return read_yaml(path, InvalidInput)
 
 
 def load_traits(ws: Workspace) -> tuple[ComputedTrait, ...]:

@@ -202,8 +202,7 @@ class Loyalty:
 
             results, changed = self._run(work, now)
             for result in results:
-                kind = "activated" if "available" in result.reason else "expired"
-                totals[kind] += result.points
+                totals[result.detail["kind"]] += result.points
             totals["tier_changes"] += int(changed)
             if progress:
                 progress(1)

@@ -30,6 +30,7 @@ from c360.store.schema import (
     loyalty_shares,
 )
 from c360.store.types import utcnow
+from c360.store.upsert import upsert
 
 _REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
 
@@ -247,8 +248,6 @@ class Books:
         query = select(loyalty_counters.c.used).where(loyalty_counters.c.name == name)
         value = self.conn.execute(query.with_for_update()).scalar_one_or_none()
         if value is None:
-            from c360.store.upsert import upsert
-
             upsert(
                 self.conn,
                 loyalty_counters,

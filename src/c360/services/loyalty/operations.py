@@ -131,7 +131,7 @@ def settle(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> list
         books.post(entry_id, [Posting(member_id, "pending", -points), Posting(member_id, "active", points)])
         for lot in due:
             books.conn.execute(update(loyalty_lots).where(loyalty_lots.c.id == lot.id).values(state="active"))
-        out.append(Result(member_id, entry_id, points, reason))
+        out.append(Result(member_id, entry_id, points, reason, detail={"kind": "activated"}))
         lots = books.lots(member_id)
     draws = plan_expiry(books.views(lots), now)
     if draws:
@@ -142,7 +142,7 @@ def settle(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> list
         reason = f"{points:,} unspent points earned in {', '.join(sorted(months))} expired"
         entry_id = books.entry(member_id, "expire", at=now, points=points, reason=reason)
         books.post(entry_id, books.draw(entry_id, member_id, draws, "expired"))
-        out.append(Result(member_id, entry_id, points, reason))
+        out.append(Result(member_id, entry_id, points, reason, detail={"kind": "expired"}))
     # Lots spent to nothing whose date has come: closed, so later runs skip them.
     books.conn.execute(
         update(loyalty_lots)
@@ -438,7 +438,7 @@ def record_refund(
     key = f"refund:{source}:{order_id}:{refund_id}"
     if (seen := books.existing(key)) is not None:
         return _result_of(seen)
-    eligible, total = int(row.eligible), int(row.total)
+    eligible = int(row.eligible)
     share = _refund_share(row, amount, lines)
     refunded = min(int(row.refunded) + share, eligible)
     target = proportional(int(row.points), refunded, eligible)
@@ -490,7 +490,6 @@ def record_refund(
                 entry_id=entry_id,
             )
         )
-    del total
     review_tier(books, ctx, member_id, now)
     settle(books, ctx, member_id, now)
     return Result(member_id, entry_id, reverse, reason, detail=detail)
@@ -787,9 +786,8 @@ def transfer(
         raise Refused("member-to-member transfers are off in this program (transfers: true turns them on)")
     if points <= 0:
         raise InvalidInput("must be a positive number of points", field="points")
-    members = books.lock_members([sender, receiver])
+    books.lock_members([sender, receiver])
     sender_id, receiver_id = books.member(sender).member_id, books.member(receiver).member_id
-    del members
     if sender_id == receiver_id:
         raise InvalidInput("a member cannot transfer points to itself", field="to")
     full_key = f"transfer:{key}" if key else None
@@ -830,11 +828,10 @@ def merge_members(
     books: Books, ctx: Context, survivor: str, merged: str, *, now: dt.datetime, why: str
 ) -> Result | None:
     """Fold ``merged``'s account into ``survivor``'s: balances by postings, lots keep their dates and origin."""
-    members = books.lock_members([survivor, merged])
+    books.lock_members([survivor, merged])
     a, b = books.member(survivor), books.member(merged)
     if a.member_id == b.member_id:
         return None
-    del members
     balances = {
         acct: int(b._mapping[acct]) for acct in ("pending", "active", "redeemed", "expired", "reversed", "debt")
     }
