@@ -49,7 +49,7 @@ from c360.segments.definition import (
 )
 from c360.services.compaction import compact
 from c360.services.identity import open_workspace_engine
-from c360.services.segments_realtime import insert_ignore, write_changes
+from c360.services.segments_realtime import insert_ignore, json_instant, write_changes
 from c360.store.schema import (
     computed_traits,
     identity_nodes,
@@ -376,7 +376,7 @@ class BuildResult:
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return json_instant(value)
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, 6)
     return value

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from c360.lake.convert import order_fields
@@ -112,16 +112,18 @@ def write_changes(
     if entered:
         conn.execute(insert(segment_memberships), [{"segment": segment, "profile_id": p, "entered_at": at}
                                                    for p in entered])  # fmt: skip
-    for profile_id in exited:
-        conn.execute(
+    if exited:
+        # One statement for every exit (a build may close thousands of stays at once).
+        close = (
             update(segment_memberships)
             .where(
                 segment_memberships.c.segment == segment,
-                segment_memberships.c.profile_id == profile_id,
+                segment_memberships.c.profile_id == bindparam("pid"),
                 segment_memberships.c.exited_at.is_(None),
             )
             .values(exited_at=at)
         )
+        conn.execute(close, [{"pid": p} for p in exited])
     changes = [("entered", p) for p in entered] + [("exited", p) for p in exited]
     if changes:
         conn.execute(
