@@ -1,4 +1,5 @@
-"""`c360 import FILE --mapping M`: bulk import; `c360 export rejects`: the rows that were not accepted."""
+"""`c360 import FILE --mapping M`: bulk import; `c360 export rejects`: the rows that were not accepted (and the
+values left missing, with ``--severity warning``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -20,7 +22,15 @@ from c360.errors import InvalidInput
 
 export_app = typer.Typer(help="Export what c360 holds: the rejected rows and events.", no_args_is_help=True)
 
-REJECT_COLUMNS = ("id", "received_at", "source", "origin", "file", "line", "column", "field", "reason", "payload")
+REJECT_COLUMNS = (
+    "id", "received_at", "source", "origin", "severity", "file", "line", "column", "field", "reason", "payload"
+)  # fmt: skip
+
+
+class Severity(StrEnum):
+    error = "error"
+    warning = "warning"
+    all = "all"
 
 
 def import_file(
@@ -41,7 +51,7 @@ def import_file(
     as_json: JsonOpt = False,
 ) -> None:
     """Import a file through a mapping: every row is accepted once (re-imports add nothing) or rejected with its
-    reason (see `c360 export rejects`)."""
+    reason (see `c360 export rejects`); an `invalid: missing` field leaves out a value it cannot read (a warning)."""
     from c360.importer import import_file as run_import
     from c360.importer import load_mapping
 
@@ -63,9 +73,10 @@ def import_file(
     if as_json:
         print_json(result.as_dict())
         return
+    left_missing = f", {result.warned:,} values left missing" if result.warned else ""
     out.print(
         f"{result.file}: {result.rows:,} rows read, {result.accepted:,} accepted, "
-        f"{result.duplicates:,} duplicates, {result.rejected:,} rejected "
+        f"{result.duplicates:,} duplicates, {result.rejected:,} rejected{left_missing} "
         f"in {result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s)",
         soft_wrap=True,
     )
@@ -74,6 +85,15 @@ def import_file(
         for error in result.errors:
             out.print(f"  {error}")
         out.print(f"All of them: c360 export rejects --source {result.source} --out rejects.csv")
+    if result.warned:
+        by_field = ", ".join(f"{key} {count:,}" for key, count in result.left_missing.items())
+        out.print(
+            f"{result.warned:,} values could not be read and were left missing ({by_field}); the first:", soft_wrap=True
+        )
+        for warning in result.warnings:
+            out.print(f"  {warning}", soft_wrap=True)
+        hint = f"c360 export rejects --source {result.source} --severity warning --out warnings.csv"
+        out.print(f"All of them: {hint}", soft_wrap=True)
 
 
 def _exported_at(text: str | None) -> dt.datetime | None:
@@ -126,6 +146,14 @@ def export_rejects(
         Path | None,
         typer.Option("--out", "-o", help="Write to this .csv or .jsonl file (default: CSV on standard output)."),
     ] = None,
+    severity: Annotated[
+        Severity,
+        typer.Option(
+            "--severity",
+            help="error: the rows and events not accepted; warning: the values an import left missing "
+            "(`invalid: missing`); all: both.",
+        ),
+    ] = Severity.error,
     workspace: WorkspaceOpt = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON Lines on standard output; with --out, a JSON summary.")
@@ -140,14 +168,15 @@ def export_rejects(
     jsonl = suffix in (".jsonl", ".ndjson") or (out_file is None and as_json)
     count = 0
     with open_workspace(workspace) as ws, _output(out_file) as stream:
-        rows = iter_rejects(ws.store, source=source)
+        only = None if severity is Severity.all else severity.value
+        rows = iter_rejects(ws.store, source=source, severity=only)
         count = _write_jsonl(stream, rows) if jsonl else _write_csv(stream, rows)
     if out_file is None:
         return
     if as_json:
-        print_json({"rejects": count, "source": source, "out": str(out_file)})
+        print_json({"rejects": count, "source": source, "severity": severity.value, "out": str(out_file)})
     else:
-        out.print(f"Wrote {count:,} rejects to {out_file}")
+        out.print(f"Wrote {count:,} {'warnings' if severity is Severity.warning else 'rejects'} to {out_file}")
 
 
 @contextmanager

@@ -17,11 +17,13 @@ _ITEM_TYPE = pa.struct([("sku", pa.string()), ("quantity", pa.int64()), ("price"
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Rows of a batch whose ``key`` (mapping key) read from ``column`` is wrong."""
+    """Rows of a batch whose ``key`` (mapping key) read from ``column`` is wrong; with ``warn`` the rows are kept
+    and the field is left missing (the mapping's ``invalid: missing``: the values read are null there already)."""
 
     key: str
     column: str
     bad: Bad
+    warn: bool = False
 
 
 class FieldReader:
@@ -48,7 +50,7 @@ class FieldReader:
 
     def problem(self, source: FieldSource, bad: Bad | None) -> None:
         if bad is not None:
-            self.problems.append(Problem(source.key, source.column, bad))
+            self.problems.append(Problem(source.key, source.column, bad, warn=source.invalid == "missing"))
 
     def require(self, source: FieldSource, values: pa.Array, reason: str = "missing") -> None:
         """Rows where ``values`` is missing are wrong (unless they are wrong already for this field)."""

@@ -35,6 +35,12 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _CUSTOM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,99}$")
 _GROUP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,49}$")
 _DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+#: What happens to a row whose value of a field cannot be read: rejected (the default), or accepted with the field
+#: left missing and the value recorded as a warning.
+Invalid = Literal["reject", "missing"]
+#: The fields that may leave an unreadable value missing: a text field reads any value, and the others (money,
+#: currency, items, event names) decide how the rest of the row is read or whether it means anything at all.
+_MAY_BE_MISSING: tuple[Parser, ...] = ("date", "timestamp", "integer", "number", "boolean")
 
 
 class MappingError(InvalidInput):
@@ -56,6 +62,7 @@ class ColumnSpec(BaseModel):
     format: str | list[str] | None = None
     values: dict[str, str] | None = None
     type: CustomType | None = None
+    invalid: Invalid = "reject"
 
     @model_validator(mode="after")
     def _one_source(self) -> ColumnSpec:
@@ -95,6 +102,8 @@ class FieldSource:
     values: tuple[tuple[str, str], ...] = ()
     low: int | None = None
     high: int | None = None
+    #: ``missing``: a value that cannot be read leaves the field missing (a warning) instead of rejecting the row.
+    invalid: Invalid = "reject"
 
     @property
     def column(self) -> str:
@@ -176,6 +185,8 @@ def _resolve(raw: _RawMapping) -> Mapping:
         raise MappingError(f"{raw.currency!r} is not an ISO 4217 currency code", "currency")
     delimiter = _delimiter(raw.delimiter)
     known = FIELDS[raw.kind]
+    # A field the rows cannot do without (record id, time, total, event name, order id) rejects them when unreadable.
+    needed = {name for name, definition in known.items() if definition.required} | {"record_id", "event", "order_id"}
 
     fields: dict[str, FieldSource] = {}
     groups: dict[str, dict[str, FieldSource]] = {}
@@ -191,7 +202,7 @@ def _resolve(raw: _RawMapping) -> Mapping:
         if definition.group:
             groups[name] = _group(key, definition, value)
         else:
-            fields[name] = _source(key, name, definition.parser, value, definition)
+            fields[name] = _source(key, name, definition.parser, value, definition, needed=name in needed)
 
     record_id = _record_id(raw, fields)
     _check_required(raw, fields, known)
@@ -301,10 +312,17 @@ def _spec(key: str, value: object) -> ColumnSpec:
         raise MappingError(error.reason, f"{key}.{error.field}" if error.field else key) from None
 
 
-def _source(key: str, name: str, parser: Parser, value: object, definition: FieldDef) -> FieldSource:
+def _source(
+    key: str, name: str, parser: Parser, value: object, definition: FieldDef, *, needed: bool = False
+) -> FieldSource:
     spec = _spec(key, value)
     if spec.type is not None:
         raise MappingError("only custom traits and properties take a type", f"{key}.type")
+    if needed and spec.invalid != "reject":
+        raise MappingError(
+            "every row needs this field: a row whose value cannot be read is rejected (remove `invalid`)",
+            f"{key}.invalid",
+        )
     return _from_spec(key, name, parser, spec, definition)
 
 
@@ -319,6 +337,11 @@ def _from_spec(key: str, name: str, parser: Parser, spec: ColumnSpec, definition
         formats = (spec.format,) if isinstance(spec.format, str) else tuple(spec.format)
         for fmt in formats:
             _check_format(f"{key}.format", fmt, parser)
+    if spec.invalid == "missing" and parser not in _MAY_BE_MISSING:
+        raise MappingError(
+            f"only date, time, number and yes/no fields can leave a value missing (this is a {parser} field)",
+            f"{key}.invalid",
+        )
     return FieldSource(
         key=key,
         name=name,
@@ -329,6 +352,7 @@ def _from_spec(key: str, name: str, parser: Parser, spec: ColumnSpec, definition
         values=tuple((spec.values or {}).items()),
         low=definition.low if definition else None,
         high=definition.high if definition else None,
+        invalid=spec.invalid,
     )
 
 

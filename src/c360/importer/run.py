@@ -2,14 +2,15 @@
 
 Memory stays flat as the file grows: a batch is a few MB of the file, at most ``_IN_FLIGHT`` batches wait for
 the log's writer while the next one is built (so the durable write of one batch overlaps the mapping of the
-next), and rejects are stored batch by batch. Every row ends accepted, duplicate or rejected with its reason.
+next), and rejects are stored batch by batch. Every row ends accepted, duplicate or rejected with its reason; a
+value that a field with ``invalid: missing`` cannot read leaves that field missing and is stored as a warning.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from c360.importer.sniff import FileInfo, sniff
 from c360.importer.template import Col, Const, Obj, render_json, render_rows
 from c360.services.ingest import to_record
 from c360.services.keys import ensure_source
-from c360.services.rejects import Reject, record_rejects
+from c360.services.rejects import Reject, Severity, record_rejects
 from c360.store import Store
 
 #: Batches handed to the log's writer and not yet durable, at most: one being written while the next is built.
@@ -57,6 +58,14 @@ class ImportResult:
     rejected: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    #: Values left missing (``invalid: missing``) by mapping key; each is a warning in the rejects table.
+    left_missing: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def warned(self) -> int:
+        """How many values were left missing, all fields together."""
+        return sum(self.left_missing.values())
 
     @property
     def rows_per_second(self) -> float:
@@ -73,9 +82,12 @@ class ImportResult:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "warned": self.warned,
+            "left_missing": self.left_missing,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_per_second),
             "errors": self.errors,
+            "warnings": self.warnings,
         }
 
 
@@ -93,7 +105,7 @@ def import_file(
     block_bytes: int = 1 << 20,
     received_at: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> ImportResult:
-    """Import ``path`` as ``mapping`` says into ``log``; rejects go to ``store``'s rejects table.
+    """Import ``path`` as ``mapping`` says into ``log``; rejects (and warnings) go to ``store``'s rejects table.
 
     ``exported_at`` is the time of the export (default: the file's modification time): the timestamp of customer
     rows that carry no update time of their own. ``vectorised=False`` builds each message as a dict and passes
@@ -111,24 +123,36 @@ def import_file(
     result = ImportResult(str(path), mapping.source, mapping.kind, info.format, info.encoding)
     job = Job(mapping, path.name, zone_name, default_currency, exported_at, vectorised=vectorised, clock=received_at)
     appender = _Appender(log, result)
+    left_missing: Counter[str] = Counter()
     try:
         for batch in read_batches(info, block_bytes=block_bytes):
             records, rejects = job.batch(batch)
             result.rows += batch.table.num_rows + len(batch.unreadable)
             if rejects:
                 record_rejects(store, rejects)
-                result.rejected += len(rejects)
-                for reject in rejects[: max(0, _ERRORS_KEPT - len(result.errors))]:
-                    where = f"line {reject.line}" if reject.line is not None else "a row"
-                    result.errors.append(f"{where}: {reject.field or reject.column or 'row'}: {reject.reason}")
+                for reject in rejects:
+                    if reject.severity == "warning":
+                        left_missing[reject.field or ""] += 1
+                        _keep(result.warnings, reject)
+                    else:
+                        result.rejected += 1
+                        _keep(result.errors, reject)
             appender.append(records)
             if progress is not None:
                 progress(batch.bytes_read, result.rows)
         appender.finish()
     finally:
         job.close()
+    result.left_missing = dict(left_missing)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _keep(messages: list[str], reject: Reject) -> None:
+    """The first ``_ERRORS_KEPT`` reasons, with where they are."""
+    if len(messages) < _ERRORS_KEPT:
+        where = f"line {reject.line}" if reject.line is not None else "a row"
+        messages.append(f"{where}: {reject.field or reject.column or 'row'}: {reject.reason}")
 
 
 def _check_columns(info: FileInfo, mapping: Mapping) -> None:
@@ -150,7 +174,7 @@ def _check_columns(info: FileInfo, mapping: Mapping) -> None:
 
 
 class Job:
-    """The per-batch work of one import: a batch of rows in, log records and rejects out."""
+    """The per-batch work of one import: a batch of rows in, log records and rejects (and warnings) out."""
 
     def __init__(
         self,
@@ -204,7 +228,7 @@ class Job:
         fields = FieldReader(batch.table, self.times)
         frame = read_frame(self.mapping, fields, self.context)
         frame["line"] = batch.lines
-        keep = self._reject_problem_rows(batch, fields.problems, rejects)
+        keep = self._sort_problem_rows(batch, fields.problems, rejects)
         rejects = _in_file_order(rejects)
         if keep is not None:
             frame = {name: pc.filter(values, keep) for name, values in frame.items()}
@@ -214,40 +238,50 @@ class Job:
         build = _records_vectorised if self.vectorised else _records_per_row
         return build(self.shape, frame, rows, self.mapping, received_at), rejects
 
-    def _reject_problem_rows(self, batch: RawBatch, problems: list[Problem], rejects: list[Reject]) -> pa.Array | None:
-        """Adds a reject for every row with a problem (its first one, in mapping order); the rows to keep."""
+    def _sort_problem_rows(self, batch: RawBatch, problems: list[Problem], rejects: list[Reject]) -> pa.Array | None:
+        """Adds a reject for every row with a problem that rejects it (its first one, in mapping order) and a
+        warning for every value left missing on the rows kept (``invalid: missing``); the rows to keep."""
         if not problems:
             return None
-        masks = [pc.fill_null(p.bad.mask, False) for p in problems]
-        wrong = masks[0]
+        rejecting = [p for p in problems if not p.warn]
+        masks = [pc.fill_null(p.bad.mask, False) for p in rejecting]
+        wrong = masks[0] if masks else None
         for mask in masks[1:]:
             wrong = pc.or_(wrong, mask)
-        indices = pc.indices_nonzero(wrong).to_pylist()
-        first: dict[int, tuple[Problem, str]] = {}
-        for problem, mask in zip(problems, masks, strict=True):
-            hits = [i for i in pc.indices_nonzero(mask).to_pylist() if i not in first]
+        if wrong is not None:
+            indices = pc.indices_nonzero(wrong).to_pylist()
+            first: dict[int, tuple[Problem, str]] = {}
+            for problem, mask in zip(rejecting, masks, strict=True):
+                hits = [i for i in pc.indices_nonzero(mask).to_pylist() if i not in first]
+                for i, why in zip(hits, _reasons(batch, problem, hits), strict=True):
+                    first[i] = (problem, why)
+            lines = pc.take(batch.lines, indices).to_pylist()
+            for i, line, payload in zip(indices, lines, _payloads(batch, indices), strict=True):
+                problem, why = first[i]
+                rejects.append(self._reject(line, problem.key, problem.column, why, payload))
+        for problem in problems:
+            if not problem.warn:
+                continue
+            mask = pc.fill_null(problem.bad.mask, False)
+            if wrong is not None:
+                mask = pc.and_(mask, pc.invert(wrong))
+            hits = pc.indices_nonzero(mask).to_pylist()
             if not hits:
                 continue
-            reason = problem.bad.reason
-            if isinstance(reason, str):
-                # One reason for all: say which value it was about (per-row reasons quote it themselves).
-                values = (
-                    pc.take(batch.table.column(problem.column), hits).to_pylist()
-                    if problem.column in batch.table.column_names
-                    else [None] * len(hits)
-                )
-                reasons = [reason if v is None else f"{reason}: {v!r}" for v in values]
-            else:
-                reasons = [why or "wrong value" for why in pc.take(reason, hits).to_pylist()]
-            for i, why in zip(hits, reasons, strict=True):
-                first[i] = (problem, why)
-        lines = pc.take(batch.lines, indices).to_pylist()
-        for i, line, payload in zip(indices, lines, _payloads(batch, indices), strict=True):
-            problem, why = first[i]
-            rejects.append(self._reject(line, problem.key, problem.column, why, payload))
-        return pc.invert(wrong)
+            lines = pc.take(batch.lines, hits).to_pylist()
+            for line, why, payload in zip(lines, _reasons(batch, problem, hits), _payloads(batch, hits), strict=True):
+                rejects.append(self._reject(line, problem.key, problem.column, why, payload, severity="warning"))
+        return None if wrong is None else pc.invert(wrong)
 
-    def _reject(self, line: int | None, key: str | None, column: str | None, reason: str, payload: str) -> Reject:
+    def _reject(
+        self,
+        line: int | None,
+        key: str | None,
+        column: str | None,
+        reason: str,
+        payload: str,
+        severity: Severity = "error",
+    ) -> Reject:
         return Reject(
             source=self.mapping.source,
             origin="import",
@@ -257,7 +291,24 @@ class Job:
             file=self.file_name,
             line=line,
             column=column,
+            severity=severity,
         )
+
+
+def _reasons(batch: RawBatch, problem: Problem, hits: list[int]) -> list[str]:
+    """Why each of rows ``hits`` is wrong for ``problem``."""
+    if not hits:
+        return []
+    reason = problem.bad.reason
+    if not isinstance(reason, str):
+        return [why or "wrong value" for why in pc.take(reason, hits).to_pylist()]
+    # One reason for all: say which value it was about (per-row reasons quote it themselves).
+    values = (
+        pc.take(batch.table.column(problem.column), hits).to_pylist()
+        if problem.column in batch.table.column_names
+        else [None] * len(hits)
+    )
+    return [reason if v is None else f"{reason}: {v!r}" for v in values]
 
 
 def _in_file_order(rejects: list[Reject]) -> list[Reject]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, Table, delete, insert, select
 
 from c360.domain.timestamps import to_micros
 from c360.engines import Engine, open_engine
@@ -31,6 +31,7 @@ from c360.lake import EVENT_SCHEMA
 from c360.services.compaction import compact
 from c360.settings import Settings
 from c360.store import Database
+from c360.store.bulk import insert_arrow, insert_rows
 from c360.store.schema import (
     identity_edges,
     identity_evidence,
@@ -45,8 +46,8 @@ from c360.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-#: Rows per INSERT statement.
-BATCH_ROWS = 5_000
+#: Rows per batch read from the engine and written to the store.
+BATCH_ROWS = 20_000
 
 Progress = Callable[[str], None]
 
@@ -152,24 +153,23 @@ def _rows(engine: Engine, sql: str) -> Iterator[list[dict[str, Any]]]:
             yield batch.to_pylist()
 
 
+def _copy(conn: Connection, engine: Engine, table: Table, sql: str) -> int:
+    """The engine's rows of ``sql`` into ``table``, a batch at a time (the columns are named as the table's)."""
+    return sum(insert_arrow(conn, table, batch) for batch in engine.iter_batches(sql, batch_rows=BATCH_ROWS))
+
+
 def write_results(conn: Connection, engine: Engine, settings: Settings, merges: list[dict[str, Any]], now: Any) -> int:
     """Replace the store's nodes, edges and profiles with the engine's; append the merges. Returns profiles."""
     conn.execute(delete(identity_nodes))
     conn.execute(delete(identity_edges))  # manual edges come back from their `link` rules
     conn.execute(delete(identity_profiles))
     conn.execute(delete(identity_evidence))
-    for rows in _rows(engine, ps.evidence_rows_sql()):
-        conn.execute(insert(identity_evidence), rows)
-    for rows in _rows(engine, ps.node_rows_sql()):
-        conn.execute(insert(identity_nodes), rows)
-    for rows in _rows(engine, ps.edge_rows_sql()):
-        for row in rows:
-            row["live"] = bool(row["live"])
-        conn.execute(insert(identity_edges), rows)
+    _copy(conn, engine, identity_evidence, ps.evidence_rows_sql())
+    _copy(conn, engine, identity_nodes, ps.node_rows_sql())
+    _copy(conn, engine, identity_edges, ps.edge_rows_sql())
     written = 0
     for chunk in _chunks(_profile_rows(engine, settings, now), BATCH_ROWS):
-        conn.execute(insert(identity_profiles), chunk)
-        written += len(chunk)
+        written += insert_rows(conn, identity_profiles, chunk)
     if merges:
         conn.execute(
             insert(identity_merges),

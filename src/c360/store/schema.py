@@ -138,6 +138,8 @@ rejects = Table(
     Column("source", String(100), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("origin", String(20), nullable=False),  # "api" or "import"
+    # "error": not accepted; "warning": an imported row accepted with this value left missing (`invalid: missing`)
+    Column("severity", String(20), nullable=False, server_default="error"),
     Column("file", Text),
     Column("line", BigInteger),
     Column("column", String(200)),
