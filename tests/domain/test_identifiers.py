@@ -1,8 +1,12 @@
+import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from c360.domain.identifiers import (
     DEFAULT_LIMITS,
     IdentifierType,
+    _vietnamese_e164,
     is_blocked,
     name_keys,
     normalize_email,
@@ -43,6 +47,41 @@ def test_pre_2018_eleven_digit_mobiles_map_to_todays_prefixes(old: str, new: str
 @pytest.mark.parametrize("bad", ["", "   ", "abc", "12345", "0999999999999", None, "0000000000"])
 def test_invalid_phones(bad: str | None) -> None:
     assert normalize_phone(bad) is None
+
+
+def _parsed_e164(text: str) -> str | None:
+    """phonenumbers' own answer for ``text`` in Vietnam: the reference the quick path must agree with."""
+    try:
+        number = phonenumbers.parse(text, "VN")
+    except phonenumbers.NumberParseException:
+        return None
+    valid = phonenumbers.is_valid_number(number)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else None
+
+
+@st.composite
+def _written_vietnamese(draw: st.DrawFn) -> str:
+    # Mostly numbers of the prefixes in use (2x landlines, 3/5/7/8/9 mobiles), so that most are valid.
+    national = draw(st.sampled_from("0123456789") | st.sampled_from("2357899")) + draw(
+        st.text("0123456789", min_size=8, max_size=9)
+    )
+    head = draw(st.sampled_from(["0", "+84", "+84 ", "+84-", "+84."]))
+    separators = draw(
+        st.lists(st.sampled_from(["", "", " ", ".", "-"]), min_size=len(national), max_size=len(national))
+    )
+    return head + "".join(sep + digit for sep, digit in zip(separators, national, strict=True)).lstrip(" .-")
+
+
+@settings(max_examples=500)
+@given(_written_vietnamese())
+def test_the_quick_vietnamese_path_agrees_with_phonenumbers(written: str) -> None:
+    quick = _vietnamese_e164(written)
+    assert quick is None or quick == _parsed_e164(written)
+
+
+@pytest.mark.parametrize("written", ["0912 345 678", "+84-912-345-678", "0283.812.3456", "0362345678"])
+def test_the_quick_vietnamese_path_takes_the_common_writings(written: str) -> None:
+    assert _vietnamese_e164(written) == _parsed_e164(written) is not None
 
 
 def test_foreign_numbers_keep_their_country() -> None:
