@@ -24,20 +24,21 @@ commit; src/c360/store/db.py), the file in a temporary folder on the local disk;
 configured (its ``fsync`` and ``synchronous_commit`` settings are printed), in a database created for the run on
 ``--postgres-url`` (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres) and dropped afterwards.
 
-The reference, measured in the same run: the *bare transaction ceiling*. The same number of write transactions,
-from the same threads, on a fresh store of the same kind and durability with the same members, each doing the
-least an earn or a redeem must write: one INSERT of an entry row and one UPDATE of the member's balance
-(SQLAlchemy Core statements through ``Database.write()``, as the service's ``Books`` issues them). ratio = service
-ops/s / ceiling ops/s: what the service's logic and its other statements cost on top of a durable commit.
+The reference, measured in the same run: the *group-commit ceiling*. The same number of operations, from the
+same threads, on a fresh store of the same kind and durability with the same members, each doing the least an
+earn or a redeem must write: one INSERT of an entry row and one UPDATE of the member's balance (SQLAlchemy Core
+statements, as the service's ``Books`` issues them), through the same group commit as the service (a savepoint
+each, one durable commit per batch). ratio = service ops/s / ceiling ops/s: what the service's logic and its
+other statements cost on top of the same durable commits.
 
 Invariants, checked on the service's store after the run: every entry's postings add up to zero (and all of them
 together); every member's stored balances equal the balances replayed from the postings
 (``c360.services.loyalty.balances_replayed``); no member and no lot has negative active points; and the store
 holds exactly one earn entry per earn and one redeem entry per redeem that succeeded.
 
---profile: afterwards, a separate run of ``--profile-ops`` operations (default N/4) on a fresh store, each client
-thread under its own cProfile (wall clock, so waiting for the write lock, the GIL and fsync counts where it
-happens), merged: the top 25 functions by cumulative time, and the SQL statements per operation kind.
+--profile: afterwards, a separate run of ``--profile-ops`` operations (default N/4) on a fresh store, with the
+store's group-commit writer thread (where every operation's work runs) under cProfile (wall clock, so fsync counts
+where it happens): the top 25 functions by cumulative time, and the SQL statements per operation kind.
 
 http: one ``c360 serve`` process (one uvicorn worker, as deployed) on a fresh workspace (its SQLite store at the
 default durability) on a free loopback port; the same workload through ``POST /v1/loyalty/orders`` and
@@ -82,6 +83,7 @@ from c360.services.loyalty import operations as ops
 from c360.services.loyalty.books import Books
 from c360.settings import load_settings
 from c360.store import Database, Store
+from c360.store.group_commit import GroupCommitter, committer_for
 from c360.store.schema import loyalty_entries, loyalty_lots, loyalty_members, loyalty_postings
 
 C360_EXE = Path(sys.executable).with_name("c360")
@@ -330,7 +332,8 @@ def service_op(loyalty: Loyalty) -> Callable[[Op], None]:
 
 
 def ceiling_op(store: Database) -> Callable[[Op], None]:
-    """The least an earn or a redeem writes: one entry row and one balance UPDATE, in one write transaction."""
+    """The least an earn or a redeem writes: one entry row and one balance UPDATE, through the same group commit
+    as the service (a savepoint each, one durable commit per batch)."""
 
     def do(op: Op) -> None:
         if op.kind == "earn":
@@ -343,7 +346,8 @@ def ceiling_op(store: Database) -> Callable[[Op], None]:
             )
         else:
             points, account, key, at = REWARD_POINTS, "active", f"redeem:{op.key}", NOW
-        with store.write() as conn:
+
+        def work(conn: Any) -> None:
             conn.execute(
                 insert(loyalty_entries).values(
                     member_id=op.member_id, kind=op.kind, key=key, at=at, recorded_at=NOW, points=points, reason=op.kind
@@ -356,6 +360,9 @@ def ceiling_op(store: Database) -> Callable[[Op], None]:
                 .values({account: loyalty_members.c[account] + delta, "updated_at": NOW})
             )
 
+        committer.run(work)
+
+    committer = committer_for(store)
     return do
 
 
@@ -475,8 +482,9 @@ def shape(statement: str) -> str:
 
 
 class Profiles:
-    """One cProfile per client thread (cProfile sees only its own thread), merged at the end; and a count of the
-    SQL statements the store's engine runs."""
+    """cProfile of the store's group-commit writer thread, where every operation's work runs (cProfile sees only
+    its own thread), and a count of the SQL statements the store's engine runs, by the kind of operation that ran
+    them (the client thread's tag travels with its work to the writer)."""
 
     def __init__(self, store: Database) -> None:
         self.profiles: list[cProfile.Profile] = []
@@ -491,15 +499,40 @@ class Profiles:
             self.statements[f"{what}:{statement.split(None, 1)[0].upper()}"] += 1
             self.shapes[what, shape(statement)] += 1
 
-    def around(self, loop: Callable[[], None]) -> None:
-        profile = cProfile.Profile()
-        with self.lock:
-            self.profiles.append(profile)
-        profile.enable()
+    @contextlib.contextmanager
+    def patched(self) -> Iterator[None]:
+        """While open, every writer thread runs under its own cProfile and each operation's statements carry the
+        kind of the operation that submitted them."""
+        run, loop = GroupCommitter.run, GroupCommitter._loop
+        profiles = self
+
+        def tagged_run(committer: GroupCommitter, work: Callable[[Any], Any]) -> Any:
+            kind = getattr(profiles.current, "kind", "other")
+
+            def tagged(conn: Any) -> Any:
+                profiles.current.kind = kind
+                try:
+                    return work(conn)
+                finally:
+                    profiles.current.kind = "other"
+
+            return run(committer, tagged)
+
+        def profiled_loop(committer: GroupCommitter) -> None:
+            profile = cProfile.Profile()
+            with profiles.lock:
+                profiles.profiles.append(profile)
+            profile.enable()
+            try:
+                loop(committer)
+            finally:
+                profile.disable()
+
+        GroupCommitter.run, GroupCommitter._loop = tagged_run, profiled_loop  # type: ignore[method-assign]
         try:
-            loop()
+            yield
         finally:
-            profile.disable()
+            GroupCommitter.run, GroupCommitter._loop = run, loop  # type: ignore[method-assign]
 
     def tag(self, do: Callable[[Op], None]) -> Callable[[Op], None]:
         def tagged(op: Op) -> None:
@@ -516,10 +549,10 @@ class Profiles:
         for profile in self.profiles[1:]:
             stats.add(profile)
         stats.strip_dirs().sort_stats("cumulative").print_stats(top)
-        thread_seconds = outcome.wall * len(self.profiles)
-        per_op = thread_seconds / max(outcome.ops, 1) * 1e3
-        print(f"cProfile, {len(self.profiles)} client threads merged (wall clock: {thread_seconds:.1f} "
-              f"thread-seconds in all, {per_op:.2f} ms per op), top {top} by cumulative time:")  # fmt: skip
+        seconds = stats.total_tt  # type: ignore[attr-defined]
+        per_op = seconds / max(outcome.ops, 1) * 1e3
+        print(f"cProfile of the group-commit writer thread ({len(self.profiles)} in the run; wall clock:"
+              f" {seconds:.1f} s in all, {per_op:.2f} ms per op), top {top} by cumulative time:")  # fmt: skip
         text = out.getvalue()
         print(text[text.find("   ncalls") :].rstrip())
         stats.sort_stats("tottime").print_stats(12)
@@ -565,7 +598,7 @@ def inproc(args: argparse.Namespace) -> None:
         ceiling = run_threads(ops_, args.clients, ceiling_op(bare))
         bare.close()
         print_outcome("ceiling:", ceiling, args.clients)
-        print(f"ratio:    service / bare-transaction ceiling = {outcome.rate / ceiling.rate:.1%}", end="")
+        print(f"ratio:    service / group-commit ceiling = {outcome.rate / ceiling.rate:.1%}", end="")
         if args.store == "sqlite":
             goal = (
                 "met"
@@ -582,7 +615,8 @@ def inproc(args: argparse.Namespace) -> None:
             loyalty = new_loyalty(profiled, program)
             seed_members(loyalty, seed_points(sample, members))
             profiles = Profiles(profiled)
-            result = run_threads(sample, args.clients, profiles.tag(service_op(loyalty)), around=profiles.around)
+            with profiles.patched():
+                result = run_threads(sample, args.clients, profiles.tag(service_op(loyalty)))
             profiled.close()
             print()
             print_outcome("profiled:", result, args.clients)

@@ -9,14 +9,15 @@ transactions never both spend the same points.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, func, insert, select, update
 
 from c360.errors import NotFound
 from c360.loyalty.ledger import MEMBER_ACCOUNTS, Draw, LotView
@@ -33,6 +34,50 @@ from c360.store.types import utcnow
 from c360.store.upsert import upsert
 
 _REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+
+# The statements of every earn and redeem, built once with bound parameters: building and hashing a statement
+# costs SQLAlchemy ~4x what executing a prepared one does (~80 µs against ~20 µs), and an operation runs ~20.
+# Bound names start with `b_`: SQLAlchemy keeps a column's own name for the VALUES / SET of its table.
+_MEMBER: Final = select(loyalty_members).where(loyalty_members.c.member_id == bindparam("b_member_id"))
+_MEMBER_LOCKED: Final = _MEMBER.with_for_update()
+_MEMBER_OF_PROFILE_LOCKED: Final = (
+    select(loyalty_members)
+    .where(loyalty_members.c.profile_id == bindparam("b_profile_id"))
+    .order_by((loyalty_members.c.status == "active").desc(), loyalty_members.c.enrolled_at)
+    .limit(1)
+    .with_for_update()
+)
+_ENTRY_BY_KEY: Final = select(loyalty_entries).where(loyalty_entries.c.key == bindparam("b_key"))
+_NEW_ENTRY: Final = insert(loyalty_entries)
+_NEW_POSTINGS: Final = insert(loyalty_postings)
+_NEW_SHARES: Final = insert(loyalty_shares)
+_NEW_LOT: Final = insert(loyalty_lots)
+_NEW_DRAWS: Final = insert(loyalty_draws)
+_LOTS: Final = (
+    select(loyalty_lots)
+    .where(
+        loyalty_lots.c.member_id == bindparam("b_member_id"),
+        loyalty_lots.c.state.in_(bindparam("b_states", expanding=True)),
+    )
+    .order_by(loyalty_lots.c.id)
+)
+_DRAW_FROM_LOT: Final = (
+    update(loyalty_lots)
+    .where(loyalty_lots.c.id == bindparam("b_lot_id"))
+    .values(remaining=loyalty_lots.c.remaining - bindparam("b_amount"))
+)
+_DRAWS_OF: Final = select(loyalty_draws).where(loyalty_draws.c.entry_id == bindparam("b_entry_id"))
+
+
+@functools.cache
+def _move_balances(accounts: tuple[str, ...]) -> Update:
+    """UPDATE of a member's stored balances of ``accounts`` by bound amounts (``b_<account>``)."""
+    moves: dict[str, Any] = {account: loyalty_members.c[account] + bindparam(f"b_{account}") for account in accounts}
+    return (
+        update(loyalty_members)
+        .where(loyalty_members.c.member_id == bindparam("b_member_id"))
+        .values(**moves, updated_at=bindparam("b_now"))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +100,7 @@ class Books:
     def member(self, member_id: str, *, lock: bool = True) -> Row[Any]:
         """The member row (locked); a merged member answers with its survivor's row."""
         for _ in range(10):
-            query = select(loyalty_members).where(loyalty_members.c.member_id == member_id)
-            row = self.conn.execute(query.with_for_update() if lock else query).one_or_none()
+            row = self.conn.execute(_MEMBER_LOCKED if lock else _MEMBER, {"b_member_id": member_id}).one_or_none()
             if row is None:
                 raise NotFound(f"no loyalty member {member_id!r}")
             if row.status != "merged" or row.merged_into is None:
@@ -70,13 +114,10 @@ class Books:
 
     def member_for_profile(self, profile_id: str) -> Row[Any] | None:
         """The profile's member (locked); a profile whose account was merged answers with the survivor's row."""
-        row = self.conn.execute(
-            select(loyalty_members.c.member_id)
-            .where(loyalty_members.c.profile_id == profile_id)
-            .order_by((loyalty_members.c.status == "active").desc(), loyalty_members.c.enrolled_at)
-            .limit(1)
-        ).one_or_none()
-        return self.member(row.member_id) if row is not None else None
+        row = self.conn.execute(_MEMBER_OF_PROFILE_LOCKED, {"b_profile_id": profile_id}).one_or_none()
+        if row is None:
+            return None
+        return self.member(row.member_id) if row.status == "merged" else row
 
     def create_member(
         self, member_id: str, profile_id: str, *, tier: str, birth_month: int | None, referred_by: str | None
@@ -99,7 +140,7 @@ class Books:
 
     # --- entries and postings -----------------------------------------------------------------------------------
     def existing(self, key: str) -> Row[Any] | None:
-        return self.conn.execute(select(loyalty_entries).where(loyalty_entries.c.key == key)).one_or_none()
+        return self.conn.execute(_ENTRY_BY_KEY, {"b_key": key}).one_or_none()
 
     def entry(
         self,
@@ -114,17 +155,18 @@ class Books:
         ref: int | None = None,
     ) -> int:
         result = self.conn.execute(
-            insert(loyalty_entries).values(
-                member_id=member_id,
-                kind=kind,
-                key=key,
-                at=at,
-                recorded_at=self.now,
-                points=points,
-                reason=reason,
-                detail=orjson.dumps(detail).decode() if detail is not None else None,
-                ref_entry_id=ref,
-            )
+            _NEW_ENTRY,
+            {
+                "member_id": member_id,
+                "kind": kind,
+                "key": key,
+                "at": at,
+                "recorded_at": self.now,
+                "points": points,
+                "reason": reason,
+                "detail": orjson.dumps(detail).decode() if detail is not None else None,
+                "ref_entry_id": ref,
+            },
         )
         return _new_id(result)
 
@@ -136,7 +178,7 @@ class Books:
         if not postings:
             return
         self.conn.execute(
-            insert(loyalty_postings),
+            _NEW_POSTINGS,
             [
                 {"entry_id": entry_id, "member_id": p.member_id, "account": p.account, "amount": p.amount}
                 for p in postings
@@ -147,14 +189,9 @@ class Books:
             if p.account in MEMBER_ACCOUNTS:
                 moves[p.member_id][p.account] += p.amount
         for member_id, by_account in moves.items():
-            values: dict[str, Any] = {
-                account: loyalty_members.c[account] + amount for account, amount in by_account.items()
-            }
-            self.conn.execute(
-                update(loyalty_members)
-                .where(loyalty_members.c.member_id == member_id)
-                .values(**values, updated_at=self.now)
-            )
+            accounts = tuple(sorted(by_account))
+            amounts = {f"b_{account}": by_account[account] for account in accounts}
+            self.conn.execute(_move_balances(accounts), {**amounts, "b_member_id": member_id, "b_now": self.now})
 
     def shares(self, entry_id: int, member_id: str, at: dt.datetime, shares: Iterable[tuple[str, int]]) -> None:
         rows = [
@@ -163,7 +200,7 @@ class Books:
             if points
         ]
         if rows:
-            self.conn.execute(insert(loyalty_shares), rows)
+            self.conn.execute(_NEW_SHARES, rows)
 
     def used(self, member_id: str, rule: str, since: dt.datetime | None, until: dt.datetime | None) -> int:
         query = select(func.coalesce(func.sum(loyalty_shares.c.points), 0)).where(
@@ -189,28 +226,23 @@ class Books:
         origin: str | None = None,
     ) -> int:
         result = self.conn.execute(
-            insert(loyalty_lots).values(
-                member_id=member_id,
-                origin_member_id=origin or member_id,
-                entry_id=entry_id,
-                state=state,
-                earned_at=earned_at,
-                activates_at=activates_at,
-                expires_at=expires_at,
-                original=points,
-                remaining=points,
-            )
+            _NEW_LOT,
+            {
+                "member_id": member_id,
+                "origin_member_id": origin or member_id,
+                "entry_id": entry_id,
+                "state": state,
+                "earned_at": earned_at,
+                "activates_at": activates_at,
+                "expires_at": expires_at,
+                "original": points,
+                "remaining": points,
+            },
         )
         return _new_id(result)
 
     def lots(self, member_id: str, states: Sequence[str] = ("pending", "active")) -> list[Row[Any]]:
-        return list(
-            self.conn.execute(
-                select(loyalty_lots)
-                .where(loyalty_lots.c.member_id == member_id, loyalty_lots.c.state.in_(states))
-                .order_by(loyalty_lots.c.id)
-            )
-        )
+        return list(self.conn.execute(_LOTS, {"b_member_id": member_id, "b_states": list(states)}))
 
     @staticmethod
     def views(rows: Iterable[Row[Any]]) -> list[LotView]:
@@ -221,14 +253,9 @@ class Books:
         ``to_account`` (the caller posts them, with any others of the same entry)."""
         if not draws:
             return []
-        for d in draws:
-            self.conn.execute(
-                update(loyalty_lots)
-                .where(loyalty_lots.c.id == d.lot_id)
-                .values(remaining=loyalty_lots.c.remaining - d.amount)
-            )
+        self.conn.execute(_DRAW_FROM_LOT, [{"b_lot_id": d.lot_id, "b_amount": d.amount} for d in draws])
         self.conn.execute(
-            insert(loyalty_draws),
+            _NEW_DRAWS,
             [{"entry_id": entry_id, "lot_id": d.lot_id, "account": d.account, "amount": d.amount} for d in draws],
         )
         by_account: dict[str, int] = defaultdict(int)
@@ -240,7 +267,7 @@ class Books:
         return out
 
     def draws_of(self, entry_id: int) -> list[Row[Any]]:
-        return list(self.conn.execute(select(loyalty_draws).where(loyalty_draws.c.entry_id == entry_id)))
+        return list(self.conn.execute(_DRAWS_OF, {"b_entry_id": entry_id}))
 
     # --- counters (campaign budgets, reward stock) ------------------------------------------------------------------
     def counter(self, name: str) -> int:

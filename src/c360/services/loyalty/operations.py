@@ -13,11 +13,11 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from c360.domain.money import exponent, format_money
 from c360.errors import C360Error, InvalidInput, NotFound
@@ -46,6 +46,34 @@ from c360.store.schema import (
     loyalty_spend,
     loyalty_tier_history,
     segment_memberships,
+)
+
+# Statements of every earn, built once (see books.py: building one costs ~4x executing it).
+_SPEND_OF: Final = select(loyalty_spend).where(loyalty_spend.c.member_id == bindparam("b_member_id"))
+_TIERS_RECORDED: Final = select(loyalty_tier_history.c.at, loyalty_tier_history.c.tier).where(
+    loyalty_tier_history.c.member_id == bindparam("b_member_id")
+)
+_SET_TIER: Final = (
+    update(loyalty_members)
+    .where(loyalty_members.c.member_id == bindparam("b_member_id"))
+    .values(tier=bindparam("b_tier"), tier_since=bindparam("b_since"))
+)
+_ACTIVATE_LOT: Final = update(loyalty_lots).where(loyalty_lots.c.id == bindparam("b_lot_id")).values(state="active")
+_CLOSE_SPENT_LOTS: Final = (
+    update(loyalty_lots)
+    .where(
+        loyalty_lots.c.member_id == bindparam("b_member_id"),
+        loyalty_lots.c.state == "active",
+        loyalty_lots.c.expires_at <= bindparam("b_now"),
+    )
+    .values(state="expired")
+)
+_NEW_ORDER: Final = insert(loyalty_orders)
+_NEW_SPEND: Final = insert(loyalty_spend)
+_FIRST_ORDER: Final = (
+    update(loyalty_members)
+    .where(loyalty_members.c.member_id == bindparam("b_member_id"))
+    .values(first_order_at=bindparam("b_at"))
 )
 
 
@@ -121,6 +149,11 @@ def member_for(books: Books, ctx: Context, profile_id: str, *, enrol_if_needed: 
 # --- settling: activation and expiry as of now --------------------------------------------------------------------
 def settle(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> list[Result]:
     """Activate the member's pending lots that are due and expire the active ones whose date has come."""
+    return settled(books, ctx, member_id, now)[0]
+
+
+def settled(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> tuple[list[Result], list[Row[Any]]]:
+    """``settle``, and the member's pending and active lots as they are afterwards."""
     out: list[Result] = []
     lots = books.lots(member_id)
     due = [lot for lot in lots if lot.state == "pending" and lot.activates_at is not None and lot.activates_at <= now]
@@ -129,11 +162,11 @@ def settle(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> list
         reason = f"{points:,} points are now available (the return window of {len(due)} award(s) has passed)"
         entry_id = books.entry(member_id, "activate", at=now, points=points, reason=reason)
         books.post(entry_id, [Posting(member_id, "pending", -points), Posting(member_id, "active", points)])
-        for lot in due:
-            books.conn.execute(update(loyalty_lots).where(loyalty_lots.c.id == lot.id).values(state="active"))
+        books.conn.execute(_ACTIVATE_LOT, [{"b_lot_id": lot.id} for lot in due])
         out.append(Result(member_id, entry_id, points, reason, detail={"kind": "activated"}))
         lots = books.lots(member_id)
     draws = plan_expiry(books.views(lots), now)
+    expired = False
     if draws:
         points = sum(d.amount for d in draws)
         months = {
@@ -143,22 +176,18 @@ def settle(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> list
         entry_id = books.entry(member_id, "expire", at=now, points=points, reason=reason)
         books.post(entry_id, books.draw(entry_id, member_id, draws, "expired"))
         out.append(Result(member_id, entry_id, points, reason, detail={"kind": "expired"}))
-    # Lots spent to nothing whose date has come: closed, so later runs skip them.
-    books.conn.execute(
-        update(loyalty_lots)
-        .where(
-            loyalty_lots.c.member_id == member_id,
-            loyalty_lots.c.state == "active",
-            loyalty_lots.c.expires_at <= now,
-        )
-        .values(state="expired")
-    )
-    return out
+        expired = True
+    # Lots spent to nothing whose date has come: closed, so later runs skip them. (The expiry above drew them to
+    # zero; which they are is known from the lots read, so the UPDATE runs only when there are some.)
+    if any(lot.state == "active" and lot.expires_at is not None and lot.expires_at <= now for lot in lots):
+        books.conn.execute(_CLOSE_SPENT_LOTS, {"b_member_id": member_id, "b_now": now})
+        expired = True
+    return out, books.lots(member_id) if expired else lots
 
 
 # --- tiers ---------------------------------------------------------------------------------------------------------
 def spend_changes(books: Books, member_id: str) -> list[SpendChange]:
-    rows = books.conn.execute(select(loyalty_spend).where(loyalty_spend.c.member_id == member_id))
+    rows = books.conn.execute(_SPEND_OF, {"b_member_id": member_id})
     return [SpendChange(r.starts, r.ends, int(r.amount)) for r in rows]
 
 
@@ -167,18 +196,23 @@ def tier_at(ctx: Context, changes: list[SpendChange], at: dt.datetime) -> str:
     return history[-1].tier if history else ctx.program.tiers.levels[0].name
 
 
-def review_tier(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> str:
-    """Bring the member's stored tier and tier history up to ``now``; returns the tier."""
-    member = books.member(member_id)
-    history = tier_history(ctx.program, spend_changes(books, member_id), now, ctx.zone)
-    recorded = {
-        (r.at, r.tier)
-        for r in books.conn.execute(
-            select(loyalty_tier_history.c.at, loyalty_tier_history.c.tier).where(
-                loyalty_tier_history.c.member_id == member_id
-            )
-        )
-    }
+def review_tier(
+    books: Books,
+    ctx: Context,
+    member_id: str,
+    now: dt.datetime,
+    *,
+    member: Row[Any] | None = None,
+    changes: list[SpendChange] | None = None,
+) -> str:
+    """Bring the member's stored tier and tier history up to ``now``; returns the tier.
+
+    ``member`` (its locked row, whose tier this transaction has not changed since) and ``changes`` (all of its
+    spend changes) spare reading them again when the caller has them."""
+    member = member if member is not None else books.member(member_id)
+    changes = changes if changes is not None else spend_changes(books, member_id)
+    history = tier_history(ctx.program, changes, now, ctx.zone)
+    recorded = {(r.at, r.tier) for r in books.conn.execute(_TIERS_RECORDED, {"b_member_id": member_id})}
     new = [change for change in history if (change.at, change.tier) not in recorded]
     if new:
         books.conn.execute(
@@ -198,9 +232,7 @@ def review_tier(books: Books, ctx: Context, member_id: str, now: dt.datetime) ->
     tier = history[-1].tier if history else ctx.program.tiers.levels[0].name
     since = history[-1].at if history else None
     if tier != member.tier or since != member.tier_since:
-        books.conn.execute(
-            update(loyalty_members).where(loyalty_members.c.member_id == member_id).values(tier=tier, tier_since=since)
-        )
+        books.conn.execute(_SET_TIER, {"b_member_id": member_id, "b_tier": tier, "b_since": since})
     return tier
 
 
@@ -284,7 +316,9 @@ def record_order(
         return _result_of(seen)  # a replay: answered before enrolling anyone, so it changes nothing
     member = member_for(books, ctx, profile_id, enrol_if_needed=True)
     member_id = member.member_id
-    if (seen := books.existing(key)) is not None:
+    # On PostgreSQL another transaction may have recorded the order while this one waited for the member's lock;
+    # SQLite's write transaction has held the whole database since before the first look.
+    if books.conn.dialect.name == "postgresql" and (seen := books.existing(key)) is not None:
         return _result_of(seen)
     changes = spend_changes(books, member_id)
     tier = tier_at(ctx, changes, order.at)
@@ -304,42 +338,43 @@ def record_order(
         detail["voucher_code"] = voucher.voucher_code
     entry_id, lot_id = _award(books, ctx, member_id, award, kind="earn", key=key, at=order.at, now=now, detail=detail)
     books.conn.execute(
-        insert(loyalty_orders).values(
-            source=source,
-            order_id=order.order_id,
-            member_id=member_id,
-            entry_id=entry_id,
-            lot_id=lot_id,
-            at=order.at,
-            currency=order.currency,
-            total=order.total,
-            eligible=award.eligible,
-            points=award.points,
-            refunded=0,
-            reversed_points=0,
-            lines=orjson.dumps(lines).decode() if lines else None,
-            voucher_code=voucher_code.strip().upper() if voucher_code else None,
-        )
+        _NEW_ORDER,
+        {
+            "source": source,
+            "order_id": order.order_id,
+            "member_id": member_id,
+            "entry_id": entry_id,
+            "lot_id": lot_id,
+            "at": order.at,
+            "currency": order.currency,
+            "total": order.total,
+            "eligible": award.eligible,
+            "points": award.points,
+            "refunded": 0,
+            "reversed_points": 0,
+            "lines": orjson.dumps(lines).decode() if lines else None,
+            "voucher_code": voucher_code.strip().upper() if voucher_code else None,
+        },
     )
     if award.eligible > 0 and order.currency == ctx.program.currency:
         change = order_spend(ctx.program, order.at, award.eligible, ctx.zone)
         books.conn.execute(
-            insert(loyalty_spend).values(
-                member_id=member_id,
-                origin_member_id=member_id,
-                starts=change.starts,
-                ends=change.ends,
-                amount=change.amount,
-                entry_id=entry_id,
-            )
+            _NEW_SPEND,
+            {
+                "member_id": member_id,
+                "origin_member_id": member_id,
+                "starts": change.starts,
+                "ends": change.ends,
+                "amount": change.amount,
+                "entry_id": entry_id,
+            },
         )
+        changes = [*changes, change]
     if member.first_order_at is None or order.at < member.first_order_at:
-        books.conn.execute(
-            update(loyalty_members).where(loyalty_members.c.member_id == member_id).values(first_order_at=order.at)
-        )
+        books.conn.execute(_FIRST_ORDER, {"b_member_id": member_id, "b_at": order.at})
         if member.first_order_at is None and member.referred_by:
             _referral(books, ctx, member.referred_by, member_id, order.at, now)
-    review_tier(books, ctx, member_id, now)
+    review_tier(books, ctx, member_id, now, member=member, changes=changes)
     settle(books, ctx, member_id, now)
     return Result(member_id, entry_id, award.points, award.reason + voucher_note, detail=detail)
 
@@ -538,17 +573,18 @@ def redeem(
     member_id = member.member_id
     if key is not None and (seen := books.existing(f"redeem:{key}")) is not None:
         return _result_of(seen)
-    settle(books, ctx, member_id, now)
-    taken = _member_redemptions(books, member_id, reward.id)
-    if reward.per_member is not None and taken + quantity > reward.per_member:
-        raise Refused(f"reward {reward.id}: at most {reward.per_member} per member ({taken} already redeemed)")
+    _, lots = settled(books, ctx, member_id, now)
+    if reward.per_member is not None:
+        taken = _member_redemptions(books, member_id, reward.id)
+        if taken + quantity > reward.per_member:
+            raise Refused(f"reward {reward.id}: at most {reward.per_member} per member ({taken} already redeemed)")
     if reward.stock is not None:
         issued = books.counter(f"reward:{reward.id}")
         if issued + quantity > reward.stock:
             raise Refused(f"reward {reward.id} is out of stock ({max(reward.stock - issued, 0)} left)")
     points = reward.points * quantity
     try:
-        draws = plan_spend(books.views(books.lots(member_id)), points, ctx.lot_order)
+        draws = plan_spend(books.views(lots), points, ctx.lot_order)
     except NotEnoughPoints as exc:
         pending = int(books.member(member_id).pending)
         extra = f" ({pending:,} more are pending and not yet spendable)" if pending else ""
