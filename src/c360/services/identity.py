@@ -17,7 +17,6 @@ import orjson
 import pyarrow as pa
 from sqlalchemy import Connection, Table, delete, insert, select
 
-from c360.domain.timestamps import to_micros
 from c360.engines import Engine, open_engine
 from c360.identity import graph_sql as q
 from c360.identity import profiles_sql as ps
@@ -214,20 +213,33 @@ def _profile_rows(engine: Engine, settings: Settings, now: Any) -> Iterator[dict
             **profile_fields(traits, normalizer),
         }
 
-    for rows in _rows(engine, ps.profile_traits_sql()):
-        for row in rows:
-            if row["profile_id"] != current:
+    ranks: dict[str, int] = {}
+    for batch in engine.iter_batches(ps.profile_traits_sql(), batch_rows=BATCH_ROWS):
+        # Column lists rather than a dict per row, and the instants as µs since the epoch straight from Arrow:
+        # this loop runs once per message that carries traits.
+        micros = batch.column("ts").cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_pylist()
+        columns = [batch.column(name).to_pylist() for name in ("profile_id", "source", "message_id")]
+        traits_text, context_text = batch.column("traits").to_pylist(), batch.column("context_traits").to_pylist()
+        first_seen, first_message = batch.column("first_seen_at"), batch.column("first_message_id")
+        for i, (profile_id, source, message_id) in enumerate(zip(*columns, strict=True)):
+            if profile_id != current:
                 if current is not None:
                     yield finish()
-                current = row["profile_id"]
-                head = row
+                current = profile_id
+                head = {
+                    "profile_id": profile_id,
+                    "first_seen_at": first_seen[i].as_py(),
+                    "first_message_id": first_message[i].as_py(),
+                }
                 traits = Traits()
+            if (rank := ranks.get(source)) is None:
+                rank = ranks[source] = source_rank(source, priority)
             traits.offer_message(
-                parse_object(row["traits"]),
-                parse_object(row["context_traits"]),
-                source_rank=source_rank(row["source"], priority),
-                ts_us=to_micros(row["ts"]),
-                message_id=row["message_id"],
+                parse_object(traits_text[i]),
+                parse_object(context_text[i]),
+                source_rank=rank,
+                ts_us=micros[i],
+                message_id=message_id,
             )
     if current is not None:
         yield finish()
