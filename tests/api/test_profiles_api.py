@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from c360.services import profiles
 from c360.services.keys import add_source, revoke_api_key
+from c360.store.schema import identity_profiles
 from c360.workspace import Workspace
 from tests.api.conftest import TestClient, bearer, client_for, new_key, new_key_and_prefix
 from tests.identity_rows import AN, AN_OLDER, ANH, ANH2, BICH, HELD_PHONE, HELD_REASON, an_message_ids, populate
@@ -107,6 +109,25 @@ def test_lookup_by_any_identifier(api: TestClient, read: dict[str, str], params:
     body = _get(api, "/v1/profiles", read, **params).json()
     assert [p["profile_id"] for p in body["profiles"]] == [AN]
     assert body["held"] is None
+
+
+def test_a_lookup_answers_the_services_json(ws: Workspace, api: TestClient, read: dict[str, str]) -> None:
+    """The route hands the service's answer over as JSON bytes itself (no response model on the way): the same
+    JSON, compact UTF-8, and OpenAPI still says it is an object."""
+    response = _get(api, "/v1/profiles", read, phone="0912 345 678")
+    assert (response.status_code, response.headers["content-type"]) == (200, "application/json")
+    assert response.json() == profiles.lookup(ws.store, ws.settings, phone="0912 345 678")
+    assert '"name":"Nguyễn Văn An"'.encode() in response.content
+    schema = api.get("/openapi.json").json()["paths"]["/v1/profiles"]["get"]["responses"]["200"]
+    assert schema["content"]["application/json"]["schema"]["type"] == "object"
+
+
+def test_the_next_request_sees_a_changed_profile(ws: Workspace, api: TestClient, read: dict[str, str]) -> None:
+    assert _get(api, "/v1/profiles", read, email="annguyen@gmail.com").json()["profiles"][0]["name"] == "Nguyễn Văn An"
+    with ws.store.write() as conn:
+        conn.execute(update(identity_profiles).where(identity_profiles.c.profile_id == AN).values(name="An Nguyễn"))
+    assert _get(api, "/v1/profiles", read, email="annguyen@gmail.com").json()["profiles"][0]["name"] == "An Nguyễn"
+    assert api.get(f"/v1/profiles/{AN}", headers=read).json()["name"] == "An Nguyễn"
 
 
 def test_lookup_of_a_held_phone(api: TestClient, read: dict[str, str]) -> None:

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from c360.errors import InvalidInput, NotFound
 from c360.services import profiles
 from c360.services.compaction import compact
 from c360.settings import load_settings
-from c360.store.schema import identity_nodes
+from c360.store.schema import identity_merges, identity_nodes, identity_profiles
 from c360.workspace import Workspace
 from tests.identity_rows import (
     AN,
@@ -140,6 +140,63 @@ def test_lookup_through_a_node_of_a_merged_profile_says_so(ws: Workspace) -> Non
     found = profiles.lookup(ws.store, ws.settings, anonymous_id="anon-an-2")
     assert _ids(found) == [AN]
     assert found["profiles"][0]["merged_from"] == AN_OLD
+
+
+def _file_node(ws: Workspace, id_type: str, id_value: str, profile_id: str) -> None:
+    with ws.store.write() as conn:
+        conn.execute(
+            insert(identity_nodes).values(
+                id_type=id_type,
+                id_value=id_value,
+                profile_id=profile_id,
+                source="web",
+                first_seen_at=RECEIVED,
+                first_message_id=f"first-{id_value}",
+                records=1,
+                held_reason=None,
+            )
+        )
+
+
+def test_a_node_of_a_profile_merged_two_merges_ago_is_the_survivors(ws: Workspace) -> None:
+    """AN_OLDER went into AN_OLD, which went into AN: a node still filed under AN_OLDER is An's."""
+    _file_node(ws, "anonymous_id", "anon-an-3", AN_OLDER)
+    found = profiles.lookup(ws.store, ws.settings, anonymous_id="anon-an-3")
+    assert (_ids(found), found["profiles"][0]["merged_from"]) == ([AN], AN_OLDER)
+    identifiers = [i["value"] for i in profiles.get_profile(ws.store, AN)["identifiers"]]
+    assert identifiers.count("anon-an-3") == 1
+    assert found["profiles"][0]["identifiers"] == profiles.get_profile(ws.store, AN)["identifiers"]
+
+
+def test_a_loop_of_merges_written_by_mistake_ends(ws: Workspace) -> None:
+    """AN into AN_OLDER closes the loop AN -> AN_OLD -> AN_OLDER -> AN: each profile's nodes are read once."""
+    with ws.store.write() as conn:
+        conn.execute(
+            insert(identity_merges).values(
+                merged_at=RECEIVED, survivor_id=AN_OLDER, merged_id=AN, run="batch", evidence="{}"
+            )
+        )
+    identifiers = [i["value"] for i in profiles.get_profile(ws.store, AN)["identifiers"]]
+    assert sorted(identifiers) == sorted(set(identifiers))
+    assert "anon-an-2" in identifiers  # filed under AN_OLD
+    assert _ids(profiles.lookup(ws.store, ws.settings, email="annguyen@gmail.com")) == [AN]
+
+
+def test_the_next_lookup_sees_what_the_resolver_changed(ws: Workspace) -> None:
+    before = profiles.lookup(ws.store, ws.settings, phone="0912345678")
+    assert (_ids(before), before["profiles"][0]["name"]) == ([AN], "Nguyễn Văn An")
+    with ws.store.write() as conn:
+        conn.execute(update(identity_profiles).where(identity_profiles.c.profile_id == AN).values(name="An Nguyễn"))
+    assert profiles.lookup(ws.store, ws.settings, phone="0912345678")["profiles"][0]["name"] == "An Nguyễn"
+    with ws.store.write() as conn:  # the phone moves to Bích
+        conn.execute(
+            update(identity_nodes)
+            .where((identity_nodes.c.id_type == "phone") & (identity_nodes.c.id_value == "+84912345678"))
+            .values(profile_id=BICH)
+        )
+    after = profiles.lookup(ws.store, ws.settings, phone="0912345678")
+    assert (_ids(after), after["profiles"][0]["merged_from"]) == ([BICH], None)
+    assert "+84912345678" in [i["value"] for i in after["profiles"][0]["identifiers"]]
 
 
 def test_without_gmail_rules_dots_matter(ws: Workspace) -> None:

@@ -13,7 +13,8 @@ from c360.workspace import Workspace
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `c360 keys create`.")
 
 
-def get_workspace(request: Request) -> Workspace:
+async def get_workspace(request: Request) -> Workspace:
+    # async: FastAPI runs a plain def dependency in the thread pool, a hand-off that costs more than this does
     workspace: Workspace = request.app.state.workspace
     return workspace
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, Insert, insert, select, update
+from sqlalchemy import Connection, Insert, bindparam, insert, select, update
 
 from c360.errors import AuthError, ForbiddenError, InvalidInput, NotFound
 from c360.store import Store
@@ -71,16 +71,18 @@ def create_api_key(store: Store, scope: str, *, name: str = "", actor: str = "cl
     return key, ApiKey(key_id, name or f"{scope} key", scope, prefix)
 
 
+# Built once: every API request runs it (building a statement costs SQLAlchemy more than running it).
+_KEY_BY_HASH: Final = select(api_keys.c.id, api_keys.c.name, api_keys.c.scope, api_keys.c.prefix).where(
+    (api_keys.c.key_hash == bindparam("b_hash")) & api_keys.c.revoked_at.is_(None)
+)
+
+
 def authenticate(store: Store, key: str | None, needs: Scope) -> ApiKey:
     """The key's record if ``key`` is valid and grants ``needs``; AuthError (401) or ForbiddenError (403)."""
     if not key:
         raise AuthError("an API key is required: send `Authorization: Bearer <key>`")
     with store.read() as conn:
-        row = conn.execute(
-            select(api_keys.c.id, api_keys.c.name, api_keys.c.scope, api_keys.c.prefix).where(
-                (api_keys.c.key_hash == hash_key(key)) & api_keys.c.revoked_at.is_(None)
-            )
-        ).first()
+        row = conn.execute(_KEY_BY_HASH, {"b_hash": hash_key(key)}).first()
     if row is None:
         raise AuthError("unknown or revoked API key")
     if needs not in _GRANTS[row.scope]:

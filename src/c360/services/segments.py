@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 import orjson
 import pyarrow as pa
@@ -695,19 +695,21 @@ def history(ws: Workspace, profile_id: str) -> list[dict[str, Any]]:
     return [{"segment": s, "entered_at": e.isoformat(), "exited_at": x.isoformat() if x else None} for s, e, x in rows]
 
 
+# Built once: a profile lookup, the API's hottest read, runs both (building a statement costs ~4x running it).
+_COMPUTED_OF: Final = select(computed_traits.c.traits, computed_traits.c.computed_at).where(
+    computed_traits.c.profile_id == bindparam("b_profile_id")
+)
+_SEGMENTS_OF: Final = (
+    select(segment_memberships.c.segment)
+    .where(segment_memberships.c.profile_id == bindparam("b_profile_id"), segment_memberships.c.exited_at.is_(None))
+    .order_by(segment_memberships.c.segment)
+)
+
+
 def profile_view(conn: Connection, profile_id: str) -> dict[str, Any]:
     """The computed traits and current segments of one profile, for the unified profile."""
-    traits = conn.execute(select(computed_traits.c.traits, computed_traits.c.computed_at)
-                          .where(computed_traits.c.profile_id == profile_id)).first()  # fmt: skip
-    names = (
-        conn.execute(
-            select(segment_memberships.c.segment)
-            .where(segment_memberships.c.profile_id == profile_id, segment_memberships.c.exited_at.is_(None))
-            .order_by(segment_memberships.c.segment)
-        )
-        .scalars()
-        .all()
-    )
+    traits = conn.execute(_COMPUTED_OF, {"b_profile_id": profile_id}).first()
+    names = conn.execute(_SEGMENTS_OF, {"b_profile_id": profile_id}).scalars().all()
     return {
         "computed_traits": orjson.loads(traits[0]) if traits else {},
         "computed_at": traits[1].isoformat() if traits else None,

@@ -44,16 +44,18 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
 
 
 def _write(conn: Connection, table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> int:
+    # Only identifiers go into the text, quoted by the dialect; every value is a bound parameter (or COPY data).
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(table.c[name].name) for name in names)
     target = conn.dialect.identifier_preparer.format_table(table)
     if conn.dialect.name == "postgresql":
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {target} ({quoted}) FROM STDIN") as copy:
+        copy_statement = f"COPY {target} ({quoted}) FROM STDIN"
+        with cursor.copy(copy_statement) as copy:
             for row in rows:
                 copy.write_row(row)
         return len(rows)
-    marks = ", ".join("?" for _ in names)
-    conn.exec_driver_sql(f"INSERT INTO {target} ({quoted}) VALUES ({marks})", rows)
+    insert_statement = f"INSERT INTO {target} ({quoted}) VALUES ({', '.join('?' for _ in names)})"
+    conn.exec_driver_sql(insert_statement, rows)
     return len(rows)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from c360.api.deps import ReadKey, WorkspaceDep
+from c360.api.responses import JSONBody
 from c360.services import profiles
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 _Id = Annotated[str | None, Query(max_length=500)]
 
 
-@router.get("")
+@router.get("", response_model=dict[str, Any])
 def lookup(
     workspace: WorkspaceDep,
     _key: ReadKey,
@@ -28,19 +29,21 @@ def lookup(
         str | None, Query(max_length=500, description="An anonymousId, or an imported record's `<source>:<id>`.")
     ] = None,
     loyalty_card: _Id = None,
-) -> dict[str, Any]:
+) -> JSONBody:
     """The profiles holding one identifier (exactly one parameter), compared after normalisation: `0912 345 678`
     finds `+84912345678`, emails ignore case (and Gmail's dots and `+tags` when `identity_gmail_rules`).
     An identifier held back by the fan-out guard answers `held` with the reason and the profiles whose records
     carry it. 422 names the parameter when a value is not valid."""
-    return profiles.lookup(
-        workspace.store,
-        workspace.settings,
-        email=email,
-        phone=phone,
-        user_id=user_id,
-        anonymous_id=anonymous_id,
-        loyalty_card=loyalty_card,
+    return JSONBody(
+        profiles.lookup(
+            workspace.store,
+            workspace.settings,
+            email=email,
+            phone=phone,
+            user_id=user_id,
+            anonymous_id=anonymous_id,
+            loyalty_card=loyalty_card,
+        )
     )
 
 
@@ -58,10 +61,10 @@ def search(
     return profiles.search(workspace.store, q, limit)
 
 
-@router.get("/{profile_id}")
-def get_profile(profile_id: str, workspace: WorkspaceDep, _key: ReadKey) -> dict[str, Any]:
+@router.get("/{profile_id}", response_model=dict[str, Any])
+def get_profile(profile_id: str, workspace: WorkspaceDep, _key: ReadKey) -> JSONBody:
     """The profile, its identifiers and traits. A merged-away id answers with the survivor and `merged_from`."""
-    return profiles.get_profile(workspace.store, profile_id)
+    return JSONBody(profiles.get_profile(workspace.store, profile_id))
 
 
 @router.get("/{profile_id}/identity")
