@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from c360.api.deps import ReadKey, WorkspaceDep
+from c360.api.deps import ReadKey, WorkspaceDep, quick_read
 from c360.api.responses import JSONBody
 from c360.services import profiles
 
@@ -19,7 +19,7 @@ _Id = Annotated[str | None, Query(max_length=500)]
 
 
 @router.get("", response_model=dict[str, Any])
-def lookup(
+async def lookup(
     workspace: WorkspaceDep,
     _key: ReadKey,
     email: _Id = None,
@@ -34,17 +34,18 @@ def lookup(
     finds `+84912345678`, emails ignore case (and Gmail's dots and `+tags` when `identity_gmail_rules`).
     An identifier held back by the fan-out guard answers `held` with the reason and the profiles whose records
     carry it. 422 names the parameter when a value is not valid."""
-    return JSONBody(
-        profiles.lookup(
-            workspace.store,
-            workspace.settings,
-            email=email,
-            phone=phone,
-            user_id=user_id,
-            anonymous_id=anonymous_id,
-            loyalty_card=loyalty_card,
-        )
+    answer = await quick_read(
+        workspace,
+        profiles.lookup,
+        workspace.store,
+        workspace.settings,
+        email=email,
+        phone=phone,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        loyalty_card=loyalty_card,
     )
+    return JSONBody(answer)
 
 
 @router.get("/search")
