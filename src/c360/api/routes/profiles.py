@@ -63,9 +63,9 @@ def search(
 
 
 @router.get("/{profile_id}", response_model=dict[str, Any])
-def get_profile(profile_id: str, workspace: WorkspaceDep, _key: ReadKey) -> JSONBody:
+async def get_profile(profile_id: str, workspace: WorkspaceDep, _key: ReadKey) -> JSONBody:
     """The profile, its identifiers and traits. A merged-away id answers with the survivor and `merged_from`."""
-    return JSONBody(profiles.get_profile(workspace.store, profile_id))
+    return JSONBody(await quick_read(workspace, profiles.get_profile, workspace.store, profile_id))
 
 
 @router.get("/{profile_id}/identity")
