@@ -57,13 +57,13 @@ are counted by whether both records carry the same phone and whether resolve hel
 --profile: afterwards, cProfile of resolve in this process on a copy of the workspace taken before it resolved.
 
 lookup: a demo workspace (`--workspace` to reuse one), `c360 keys create --scope read --json`, one `c360 serve`
-on 127.0.0.1 and a free port, then `GET /v1/profiles?email=...` and `?phone=...` (alternating; the distinct emails
-and phones of the demo's CRM and POS exports, as written there, shuffled; the stores' hotlines, which cashiers
-type for walk-ins, are blocked values and answer 422) at a target rate from a few threads of
-this process, each with its own keep-alive `httpx.Client`, paced to a schedule (a late thread sends at once, it
-does not skip). Latency is from send to the whole answer. The reference is `GET /healthz` at the same rate from
-the same threads, right after. The server's and this process's CPU seconds per second of the run are printed:
-one server process saturates one core.
+(`--workers N` server processes, default 1) on 127.0.0.1 and a free port, then `GET /v1/profiles?email=...`
+and `?phone=...` (alternating; the distinct emails and phones of the demo's CRM and POS exports, as written
+there, shuffled; the stores' hotlines, which cashiers type for walk-ins, are blocked values and answer 422) at a
+target rate from a few threads of this process, each with its own keep-alive `httpx.Client`, paced to a schedule
+(a late thread sends at once, it does not skip). Latency is from send to the whole answer. The reference is
+`GET /healthz` at the same rate from the same threads, right after. The server's (all its processes') and this process's
+CPU seconds per second of the run are printed: one server process saturates one core.
 
 Measured on the 2-core development machine, shared with other work (test runs): the load average is printed.
 """
@@ -1049,7 +1049,7 @@ def free_port() -> int:
 class Server:
     """`c360 serve` on 127.0.0.1 and a free port, until stop()."""
 
-    def __init__(self, workspace: Path, log_path: Path) -> None:
+    def __init__(self, workspace: Path, log_path: Path, workers: int = 1) -> None:
         import httpx
 
         self.port = free_port()
@@ -1063,6 +1063,8 @@ class Server:
             "127.0.0.1",
             "--port",
             str(self.port),
+            "--workers",
+            str(workers),
         ]
         self.log_path = log_path
         with log_path.open("wb") as out:
@@ -1083,9 +1085,19 @@ class Server:
         raise SystemExit(f"the server did not start:\n{log_path.read_text()}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU of the server so far: its process and the processes it started (`--workers`), all
+        their threads."""
+        total, pids = 0, [self.process.pid]
+        while pids:
+            pid = pids.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except FileNotFoundError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+            pids += [int(child) for child in children]
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -1215,7 +1227,7 @@ def lookup(args: argparse.Namespace) -> None:
         data_dir = cached_dataset(args.customers, args.days, args.seed)
         key = c360("keys", "create", "-w", str(workspace), "--scope", "read", "--json").out["key"]
         paths = lookup_paths(data_dir)
-        server = Server(workspace, Path(scratch) / "server.log")
+        server = Server(workspace, Path(scratch) / "server.log", args.workers)
         try:
             print(f"{args.rate:,} requests/s for {args.seconds} s from {args.threads} threads ({load_average()}) ...")
             profiles = measured(server, key, paths, args.rate, args.seconds, args.threads)
@@ -1224,7 +1236,10 @@ def lookup(args: argparse.Namespace) -> None:
             server.stop()
 
     print()
-    print(f"lookup: one `c360 serve`, target {args.rate:,} requests/s, {args.threads} threads; {load_average()}")
+    print(
+        f"lookup: one `c360 serve --workers {args.workers}`, target {args.rate:,} requests/s, {args.threads} threads;"
+        f" {load_average()}"
+    )
     print(
         f"{'what':<36} {'requests':>8} {'rate/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
         f" {'server CPU':>10} {'client CPU':>10}  statuses"
@@ -1242,7 +1257,8 @@ def lookup(args: argparse.Namespace) -> None:
     print(
         f"| profile lookup over HTTP | `.venv/bin/python bench/identity.py lookup` | by email or phone at"
         f" {args.rate:,}/s for {args.seconds:.0f} s: **{profiles.rate:,.0f}/s**, p50"
-        f" {profiles.quantile(0.5) * 1e3:.1f} ms, p99 {profiles.quantile(0.99) * 1e3:.1f} ms (one server process,"
+        f" {profiles.quantile(0.5) * 1e3:.1f} ms, p99 {profiles.quantile(0.99) * 1e3:.1f} ms ({args.workers} server"
+        f" process{'es' if args.workers > 1 else ''},"
         f" background worker on) | `/healthz` at the same rate: {health.rate:,.0f}/s, p50"
         f" {health.quantile(0.5) * 1e3:.1f} ms, p99 {health.quantile(0.99) * 1e3:.1f} ms |"
     )
@@ -1271,6 +1287,7 @@ def main() -> None:
     lookup_parser.add_argument("--rate", type=int, default=500, help="target requests/s (default 500)")
     lookup_parser.add_argument("--seconds", type=float, default=10.0, help="seconds at that rate (default 10)")
     lookup_parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
+    lookup_parser.add_argument("--workers", type=int, default=1, help="`c360 serve --workers` (default 1)")
     args = parser.parse_args()
     {"demo": demo, "febrl": febrl, "scale": scale, "lookup": lookup}[args.part](args)
 

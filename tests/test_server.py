@@ -106,3 +106,44 @@ def test_serve_refuses_a_port_in_use(server: Server, server_ws: Path) -> None:
     assert "Traceback" not in second.stderr
     assert str(server.port) in second.stderr or "address already in use" in second.stderr.lower()
     assert server.http.get("/healthz").status_code == 200  # the first one is unharmed
+
+
+def test_two_server_processes_share_the_port_the_log_and_one_background_worker(server_ws: Path, tmp_path: Path) -> None:
+    import fcntl
+
+    from c360.api.served import LOCK_FILE
+    from tests.tracking.server_proc import basic, new_source
+
+    key = new_source(server_ws, "web")
+    running = ServeProcess(server_ws, tmp_path, options=("--workers", "2")).wait_ready()
+    try:
+        # A new connection per request: the two processes take turns accepting them.
+        batches = [make_messages(50, users=20, seed=seed) for seed in range(12)]
+        for batch in batches + batches[:4]:  # the first four again: retries that must not count twice
+            with httpx.Client(base_url=running.base, timeout=10) as http:
+                answer = http.post("/v1/batch", json={"batch": batch}, headers=basic(key)).raise_for_status().json()
+        with Workspace.open(load_settings(workspace=server_ws)) as ws:
+            admin, _record = create_api_key(ws.store, "admin")
+        status: dict[str, Any] = {}
+
+        def caught_up() -> bool:
+            with httpx.Client(base_url=running.base, timeout=10) as http:
+                response = http.get("/v1/admin/status", headers={"Authorization": f"Bearer {admin}"})
+            status.update(response.raise_for_status().json())
+            return bool(status["processor"]["lag"] == 0 and status["events"]["in_log"] == 600)
+
+        running.wait_until("the background worker to apply every event", caught_up)
+        assert (answer["accepted"], answer["duplicates"]) == (50, 50)  # the last request was a retry
+        assert status["events"]["accepted"] == 600
+        every = [message for batch in batches for message in batch]
+        assert status["events"]["by_type"] == expected_counts(every)[0]
+        # One of the processes holds the background worker's lock for as long as it runs.
+        with (server_ws / LOCK_FILE).open("ab") as handle, pytest.raises(BlockingIOError):
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        exit_code = running.stop()
+    assert exit_code in (0, -signal.SIGTERM), running.logs()
+    assert "Traceback" not in running.logs()
+    assert "(2 processes)" in running.logs()
+    with (server_ws / LOCK_FILE).open("ab") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the processes

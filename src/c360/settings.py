@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `c360 serve` binds to.")
     port: int = Field(default=8360, ge=1, le=65535, description="Port `c360 serve` listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes of `c360 serve` sharing its port: one Python process serves about one core; "
+        "the background event processing runs in one of them.",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -57,9 +57,18 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """``c360 serve --workspace W --port P``; ``crash_at`` arms a named crash point (``name`` or ``name:N``)."""
+    """``c360 serve --workspace W --port P [options]``; ``crash_at`` arms a named crash point (``name`` or
+    ``name:N``)."""
 
-    def __init__(self, workspace: Path, log_dir: Path, *, crash_at: str | None = None, label: str = "server") -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        log_dir: Path,
+        *,
+        crash_at: str | None = None,
+        label: str = "server",
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.workspace = workspace
         self.crash_at = crash_at
         self.port = free_port()
@@ -71,7 +80,7 @@ class ServeProcess:
             env[CRASH_ENV] = crash_at
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
-                [str(C360_EXE), "serve", "--workspace", str(workspace), "--port", str(self.port)],
+                [str(C360_EXE), "serve", "--workspace", str(workspace), "--port", str(self.port), *options],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
