@@ -110,7 +110,7 @@ def febrl4_records() -> tuple[pa.Table, set[Pair]]:
     return records_table(rows), truth
 
 
-def test_febrl4_pairs_are_found_with_f1_above_0_99(duckdb_engine: Engine) -> None:
+def test_febrl4_pairs_are_found_with_f1_above_0_998(duckdb_engine: Engine) -> None:
     table, truth = febrl4_records()
     duckdb_engine.register_arrow("records", table)
     settings = MatchSettings()
@@ -124,8 +124,8 @@ def test_febrl4_pairs_are_found_with_f1_above_0_99(duckdb_engine: Engine) -> Non
         f"\nFEBRL4 on DuckDB: {table.num_rows} records, {matches.num_rows} pairs >= {settings.threshold_lower}; at "
         f"{settings.threshold_upper}: precision {precision:.4f}, recall {recall:.4f}, F1 {f1:.4f} in {seconds:.1f} s"
     )
-    assert f1 >= 0.99
-    assert precision >= 0.99
+    assert f1 >= 0.998
+    assert precision >= 0.999
 
 
 # -- Vietnamese names -----------------------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def record(key: str, cluster: str, person: Person, **changes: str | None) -> dic
         **fields,
         "name": keys.folded if keys else None,
         "name_reversed": keys.reversed_folded if keys else None,
-        "family_name": words[0] if words else None,
+        "family_name": words[0] if len(words) > 1 else None,  # as records_sql: one word is the given name
         "given_name": words[-1] if words else None,
         "postcode": None,  # Vietnamese addresses rarely carry one
     }
@@ -399,6 +399,148 @@ def test_the_same_input_gives_the_same_answer_quietly(
     assert logging.getLogger("splink").level == logging.DEBUG  # restored
     # Splink's intermediate tables are dropped from the engine's connection.
     assert duckdb_engine.sql("SELECT table_name FROM information_schema.tables").column(0).to_pylist() == before
+
+
+# -- the levels and the blocking, one variation at a time ------------------------------------------------------------
+
+#: Low enough that every scored pair comes back: whether a pair was compared at all is part of what is tested.
+EVERY_PAIR = MatchSettings(threshold_lower=1e-12, threshold_upper=0.95)
+
+
+@dataclass(frozen=True)
+class Variations:
+    table: pa.Table
+    pairs: dict[str, Pair]  # what each pair shows -> the pair
+
+
+def variations_data(seed: int = 11) -> Variations:
+    """A crowd of 150 people with a second record each for a third of them (to train on), and pairs that show one
+    variation each: the same person unless the name says otherwise."""
+    gen = VietnamesePeople(seed)
+    rows: list[dict[str, str | None]] = []
+    crowd = [gen.person() for _ in range(150)]
+    for index, person in enumerate(crowd):
+        rows.append(record(f"p{index:03d}-a", f"c{index:03d}", person))
+        if index < 50:
+            rows.append(record(f"p{index:03d}-b", f"d{index:03d}", person, **gen.later_record(person)))
+    pairs: dict[str, Pair] = {}
+
+    def add(label: str, person: Person, first: dict[str, str | None], second: dict[str, str | None]) -> None:
+        rows.append(record(f"{label}-a", f"{label}-1", person, **first))
+        rows.append(record(f"{label}-b", f"{label}-2", person, **second))
+        pairs[label] = pair(f"{label}-a", f"{label}-b")
+
+    # Only the birth date's day and month swapped; the second record has no phone or email, nothing else differs.
+    swapped = replace(gen.person("quach ngoc diep"), birth_date="1990-03-07", national_id=None)
+    add("swapped", swapped, {}, {"birth_date": "1990-07-03", "phone": None, "email": None})
+    # The same, but a birth date that has nothing to do with the first.
+    other_date = replace(gen.person("quach ngoc diem"), birth_date="1990-03-08", national_id=None)
+    add("other-date", other_date, {}, {"birth_date": "1971-11-24", "phone": None, "email": None})
+    # `linh hoang` for `hoang thi linh`: given name first, no middle name; another phone, the same birth date.
+    add("given-first", gen.person("hoang thi linh"), {}, {"name": "linh hoang", "phone": gen.phone(), "email": None})
+    # Two letters swapped in the family name.
+    add("swapped-letters", gen.person("pham thuy hien"), {}, {"name": "pahm thuy hien", "phone": None, "email": None})
+    # Only the family name, once (one word is taken for the given name, so it is not compared as a family name).
+    add("one-word", gen.person("doan minh khoi"), {}, {"name": "doan", "phone": None, "email": None})
+    # A rare name, and nothing else in common: no birth date, address, phone or email on the second record.
+    rare = gen.person("khuc gia thuyen", province="da-nang", city="son tra")
+    bare: dict[str, str | None] = {
+        "birth_date": None, "phone": None, "email": None, "address": None, "national_id": None, "city": None,
+        "province": None,
+    }  # fmt: skip
+    add("rare-name-only", rare, {}, bare)
+    # 25 different people called `nguyen van an`, each in another place and born in another year, nothing more.
+    for index in range(25):
+        an = replace(
+            gen.person("nguyen van an", province="ho-chi-minh", city=f"phuong {index}"),
+            birth_date=f"{1960 + index}-0{1 + index % 9}-1{index % 10}",
+        )
+        rows.append(record(f"an{index:02d}", f"an{index:02d}", an, email=None, national_id=None, address=None))
+    # A receipt typed twelve times with a household's phone, each receipt its own cluster (the phone is held), and
+    # the person's CRM record with the same phone and more.
+    household = gen.person("tang bao chau")
+    receipt: dict[str, str | None] = {
+        "email": None, "birth_date": None, "address": None, "national_id": None, "city": None, "province": None,
+    }  # fmt: skip
+    rows.append(record("crm-chau", "crm-chau", household))
+    for index in range(12):
+        rows.append(record(f"receipt{index:02d}", f"receipt{index:02d}", household, **receipt))
+    pairs["receipt"] = pair("crm-chau", "receipt00")
+    return Variations(records_table(rows), pairs)
+
+
+@pytest.fixture(scope="module")
+def variations() -> tuple[Variations, dict[Pair, dict[str, Any]]]:
+    data = variations_data()
+    with open_engine("duckdb", threads=2) as engine:
+        engine.register_arrow("records", data.table)
+        return data, scores(match_records(engine, "records", EVERY_PAIR))
+
+
+def evidence(found: dict[str, Any]) -> dict[str, str]:
+    return dict(json.loads(found["evidence"]))
+
+
+def test_a_birth_date_with_day_and_month_swapped_is_matched(
+    variations: tuple[Variations, dict[Pair, dict[str, Any]]],
+) -> None:
+    data, scored = variations
+    swapped, other = scored[data.pairs["swapped"]], scored[data.pairs["other-date"]]
+    assert evidence(swapped)["birth_date"] == "day and month swapped"
+    assert swapped["match_probability"] >= EVERY_PAIR.threshold_upper
+    # Swapped is evidence for, another date evidence against: the same pair otherwise.
+    assert evidence(other)["birth_date"] == "different"
+    assert swapped["match_weight"] > other["match_weight"] + 5
+
+
+@pytest.mark.parametrize(
+    ("label", "level"),
+    [("given-first", "given name first"), ("swapped-letters", "one edit")],
+)
+def test_vietnamese_name_variations_are_matched(
+    variations: tuple[Variations, dict[Pair, dict[str, Any]]], label: str, level: str
+) -> None:
+    data, scored = variations
+    found = scored[data.pairs[label]]
+    assert evidence(found)["name"] == level
+    assert found["match_probability"] >= EVERY_PAIR.threshold_upper
+
+
+def test_a_name_given_in_part_is_its_own_level(variations: tuple[Variations, dict[Pair, dict[str, Any]]]) -> None:
+    data, scored = variations
+    assert evidence(scored[data.pairs["one-word"]])["name"] == "one word of the other"
+
+
+def test_a_rare_name_alone_is_compared_but_a_common_one_is_not(
+    variations: tuple[Variations, dict[Pair, dict[str, Any]]],
+) -> None:
+    data, scored = variations
+    # The rare name is the only thing the two records share, and the pair is scored...
+    assert data.pairs["rare-name-only"] in scored
+    # ...but not merged on the name alone.
+    assert scored[data.pairs["rare-name-only"]]["match_probability"] < MatchSettings().threshold_lower
+    # `nguyen van an` is on more records than a name alone may pair (CAPPED_BLOCK): 25 people who share nothing else
+    # are never compared, let alone merged.
+    ans = {f"an{index:02d}" for index in range(25)}
+    assert not [key for key in scored if key[0] in ans and key[1] in ans]
+
+
+def test_a_value_repeated_on_many_receipts_of_one_person_keeps_its_weight(
+    variations: tuple[Variations, dict[Pair, dict[str, Any]]],
+) -> None:
+    """Term frequencies count distinct descriptions: twelve identical receipts (name and phone) are one, so their
+    name and phone weigh as a pair of rare values, and the receipts join the person's CRM record."""
+    data, scored = variations
+    found = scored[data.pairs["receipt"]]
+    assert evidence(found)["name"] == "exact (tf)"
+    assert evidence(found)["phone"] == "exact (tf)"
+    assert found["match_probability"] >= EVERY_PAIR.threshold_upper
+    receipts = {f"receipt{index:02d}" for index in range(12)}
+    assert all(
+        row["match_probability"] >= EVERY_PAIR.threshold_upper
+        for key, row in scored.items()
+        if key[0] in receipts and key[1] in receipts
+    )
 
 
 # -- edge cases -----------------------------------------------------------------------------------------------------

@@ -4,31 +4,45 @@ The deterministic identity graph has already grouped records that share an ident
 for the pairs it could not see -- the same person with another phone, a typo in the name, the given name written
 first -- and scores them with a model trained on the records themselves:
 
-- ``u`` (how often a level occurs between two different people) from a random sample of ``max_pairs`` pairs;
-- ``m`` (how often it occurs for the same person) by expectation maximisation on pairs that share a birth date, then
-  on pairs that share a name;
 - the prior (how likely two random records are the same person) from deterministic rules: the clusters themselves,
   plus national id + birth date and name + birth date + postcode, taken to find 70% of the true pairs;
+- ``u`` (how often a level occurs between two different people) from random pairs: the pairs within random groups
+  of records (``U_BUCKET``, about ``max_pairs`` of them), compared by the engine in one pass
+  (``_random_pair_patterns``);
+- ``m`` (how often it occurs for the same person) by expectation maximisation on pairs that share a birth date, then
+  on pairs that share a name;
+- ``u`` again, each random pair counting by its probability of *not* matching under that model: where records
+  have many duplicates, the matches among random pairs made the strong levels look common (u of an exact birth
+  date several times too high on FEBRL, where every record has a duplicate);
 - then floors, so that what the data could not show (a level never seen, an m of 0 on a small data set) is not
   turned into a weight of +-20 bits (``_with_floors``).
 
-Six comparisons, each with a null level (missing on either side: no evidence either way): name (exact, either
-order, one edit, family + given name, Jaro-Winkler, given name, family name), birth date (exact, day and month
-swapped, one edit, same month, same year), address (exact, Jaro-Winkler, postcode + city, postcode, city,
-province), national id and phone (exact, one edit; phone also its last 6 digits), email (exact). Pairs are scored
-when they share a phone, an email or a national id, a given or family name and the birth date, the name and the
-birth year, city or postcode, the birth date and the city or postcode, the address and postcode, or the name read
-in the other order and the birth year -- each rule an equi-join, so at a million Vietnamese records about 8 million
-pairs are scored, not the 500 billion of all of them.
+Six comparisons, each with a null level (missing on either side: no evidence either way), their levels most
+specific first (``_comparisons``): name (exact, either order, given name first without the middle name, one edit,
+family and given name, both of them with a typo, given name, family name, one of them with a typo, one word of the
+other, crossed, different), birth date (exact, day and month swapped, one edit, same month, same year), address
+(the street exact, or close and in the same postcode or city, the postcode and city, either with a typo, the
+postcode, the city, the province), national id (exact, one or two edits), phone (exact, last 6 digits, one edit),
+email (exact). Edits are Damerau's: two neighbours swapped is one.
+
+Pairs are scored when they share a phone, an email or a national id, a given or family name and the birth date, the
+name and the birth year, city or postcode, the birth date and the city or postcode, the address and postcode, or
+the name read in the other order and the birth year -- each rule an equi-join, so at a million Vietnamese records
+about 8 million pairs are scored, not the 500 billion of all of them. Weaker keys pair records only where few
+records share them (``CAPPED_KEYS``): a rare name alone, family and given name in either order, the family name
+with the postcode, the given name with the city, the street with the city: `nguyen van an` alone pairs nobody.
 
 Splink runs on the engine's own session: the DuckDB connection of a ``DuckDBEngine``, the SparkSession of a
 ``SparkEngine``. Its comparisons are written with Splink's dialect-aware level creators, so both engines run the same
 model; string distances are taken on the folded ASCII keys, which DuckDB (bytes) and Spark (characters) measure alike.
 
-Names carry term-frequency adjustments: ``nguyen van an`` is shared by thousands of people, so agreeing on it is
-weak evidence, while agreeing on a rare name is strong. The given name is a level of the name comparison, not a
-comparison of its own, because every pair that agrees on the full name also agrees on the given name: counting both
-would add the same evidence twice (Fellegi-Sunter assumes the comparisons independent given the match status).
+Names, the address, phone and email carry term-frequency adjustments: ``nguyen van an`` is shared by thousands of
+people, so agreeing on it is weak evidence, while agreeing on a rare name is strong. c360 counts the frequencies
+itself, among the distinct descriptions of people other than the record's own (``_term_frequencies_sql``). The given
+name is a level of the name comparison, not a comparison of its own, because every pair that agrees on the full name
+also agrees on the given name: counting both would add the same evidence twice (Fellegi-Sunter assumes the
+comparisons independent given the match status). For the same reason the street, postcode, city and province are one
+comparison: two people of one household share all four.
 """
 
 from __future__ import annotations
@@ -51,6 +65,7 @@ from splink.comparison_library import CustomComparison
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.dialects import SplinkDialect
 from splink.internals.exceptions import EMTrainingException, SplinkException
+from splink.internals.pipeline import CTEPipeline
 
 from c360.engines import Engine
 from c360.errors import EngineError, InvalidInput
@@ -122,35 +137,103 @@ FALLBACK_PAIRS_PER_RECORD: Final = 0.05
 EM_RULES: Final = (("birth_date",), ("name",))
 #: The smallest m a level gets: no single disagreement may outweigh everything else (see _with_floors).
 MIN_M: Final = 0.001
-#: Random pairs compared at once when estimating u (bounded memory for a large max_pairs).
-U_PAIRS_PER_CHUNK: Final = 10_000_000
+#: Weaker blocking keys, each its own column of the prepared table, that pair the records sharing them only where at
+#: most CAPPED_BLOCK records do: a rare name alone, family and given name in either order, the family name with the
+#: postcode, the given name with the city, the street with the city (Vietnamese addresses rarely carry a postcode).
+#: Bounded: a block of k records is k (k - 1) / 2 pairs, so each key adds at most CAPPED_BLOCK / 2 pairs per record.
+#: (The family name with the city and the given name with the postcode found no pair on FEBRL that these miss.)
+CAPPED_KEYS: Final = {
+    "block_name": ("name",),
+    # family and given name in either order: `linh hoang` and `hoang thi linh` share `hoang|linh`.
+    "block_name_parts": ("least(family_name, given_name)", "greatest(family_name, given_name)"),
+    "block_family_postcode": ("family_name", "postcode"),
+    "block_given_city": ("given_name", "city"),
+    "block_address_city": ("address", "city"),
+}
+CAPPED_BLOCK: Final = 20
+#: The columns with term-frequency adjustments, whose frequencies c360 counts itself (_term_frequencies_sql).
+TF_COLUMNS: Final = ("name", "given_name", "family_name", "address", "phone", "email")
+#: Names of the working tables, dropped afterwards with Splink's own.
+PREPARED: Final = "c360_match_records"
+#: The prepared table's column that groups records at random: the pairs within the groups are a random sample.
+U_BUCKET: Final = "u_bucket"
+#: Jaro-Winkler similarity from which two words of a name are taken for one with a typo (`greeb` / `green` 0.92).
+NAME_SIMILAR: Final = 0.88
 
 
 class _AnyPairLevel(ComparisonLevelCreator):
     """``metric(a_l, b_r) op threshold`` holds for at least one of the column pairs ``(a, b)``: a level that looks
-    at the name in both readings. ``metric`` is ``levenshtein`` or ``jaro_winkler``, named per dialect by Splink."""
+    at the name in both readings. ``metric`` is a distance (at most ``threshold``) or ``jaro_winkler`` (at least),
+    named per dialect by Splink."""
 
     def __init__(
-        self, metric: Literal["levenshtein", "jaro_winkler"], pairs: Sequence[tuple[str, str]], threshold: float
+        self,
+        metric: Literal["levenshtein", "damerau_levenshtein", "jaro_winkler"],
+        pairs: Sequence[tuple[str, str]],
+        threshold: float,
     ) -> None:
+        if metric != "jaro_winkler" and threshold != int(threshold):
+            raise ValueError(f"an edit distance is a whole number, not {threshold}")
         self.metric = metric
         self.pairs = tuple(pairs)
         self.threshold = threshold
 
     def create_sql(self, sql_dialect: SplinkDialect) -> str:
-        if self.metric == "levenshtein":
-            function, operator = sql_dialect.levenshtein_function_name, "<="
-        else:
-            function, operator = sql_dialect.jaro_winkler_function_name, ">="
         terms = []
         for left, right in self.pairs:
             left_column, right_column = ColumnExpression(left), ColumnExpression(right)
             left_column.sql_dialect = right_column.sql_dialect = sql_dialect
-            terms.append(f"{function}({left_column.name_l}, {right_column.name_r}) {operator} {self.threshold}")
+            a, b = left_column.name_l, right_column.name_r
+            if self.metric == "jaro_winkler":
+                terms.append(f"{sql_dialect.jaro_winkler_function_name}({a}, {b}) >= {self.threshold}")
+            elif self.metric == "levenshtein":
+                terms.append(f"{sql_dialect.levenshtein_function_name}({a}, {b}) <= {self.threshold}")
+            else:
+                # Damerau-Levenshtein costs DuckDB five times Levenshtein, and most pairs are far apart: it is taken
+                # only where the lengths and Levenshtein (at most twice Damerau) allow. The same answer, in a fifth
+                # of the time; conjunctions stop at the first false term on both engines.
+                levenshtein = sql_dialect.levenshtein_function_name
+                damerau = sql_dialect.damerau_levenshtein_function_name
+                terms.append(
+                    f"abs(length({a}) - length({b})) <= {self.threshold}"
+                    f" AND {levenshtein}({a}, {b}) <= {2 * self.threshold}"
+                    f" AND {damerau}({a}, {b}) <= {self.threshold}"
+                )
         return " OR ".join(f"({term})" for term in terms)
 
     def create_label_for_charts(self) -> str:
         return f"{self.metric} {self.threshold} on {self.pairs}"
+
+
+class _OneWordLevel(ComparisonLevelCreator):
+    """One side's name is one word (``family_name`` NULL, the word in ``given_name``) and the other name has a word
+    at Jaro-Winkler ``threshold`` or more from it: a name given in part, which does not contradict the other."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        function = sql_dialect.jaro_winkler_function_name
+        family, given = ColumnExpression("family_name"), ColumnExpression("given_name")
+        family.sql_dialect = given.sql_dialect = sql_dialect
+        sides = []
+        for one, other in (("l", "r"), ("r", "l")):
+            word = getattr(given, f"name_{one}")
+            words = (getattr(family, f"name_{other}"), getattr(given, f"name_{other}"))
+            similar = " OR ".join(f"{function}({word}, {column}) >= {self.threshold}" for column in words)
+            sides.append(
+                f"({getattr(family, f'name_{one}')} IS NULL AND {getattr(family, f'name_{other}')} IS NOT NULL"
+                f" AND ({similar}))"
+            )
+        return " OR ".join(sides)
+
+    def create_label_for_charts(self) -> str:
+        return f"one word of the other, jaro-winkler {self.threshold}"
+
+
+def _damerau(column: str, edits: int) -> ComparisonLevelCreator:
+    """At most ``edits`` insertions, deletions, changes or swaps of two neighbours between the two values."""
+    return _AnyPairLevel("damerau_levenshtein", [(column, column)], edits)
 
 
 def _level(label: str, creator: ComparisonLevelCreator, **options: Any) -> tuple[str, ComparisonLevelCreator]:
@@ -170,6 +253,7 @@ def _comparisons() -> dict[str, list[tuple[str, ComparisonLevelCreator]]]:
     year, month, day = (
         ColumnExpression("birth_date").substr(start, length) for start, length in ((1, 4), (6, 2), (9, 2))
     )
+    same_place = cll.Or(cll.ExactMatchLevel("postcode"), cll.ExactMatchLevel("city"))
     return {
         "name": [
             _null_if_all_missing("name"),
@@ -183,11 +267,31 @@ def _comparisons() -> dict[str, list[tuple[str, ComparisonLevelCreator]]]:
                 tf_adjustment_column="name",
                 tf_adjustment_weight=1.0,
             ),
-            _level("one edit", _AnyPairLevel("levenshtein", either_order, 1)),
+            # `linh hoang` / `hoang thi linh`: given name first, and the middle name left out, as Western forms ask.
+            _level(
+                "given name first",
+                cll.ColumnsReversedLevel("family_name", "given_name", symmetrical=True),
+            ),
+            # Damerau: two letters swapped (`pahm` / `pham`) is one edit.
+            _level("one edit", _AnyPairLevel("damerau_levenshtein", either_order, 1)),
             _level(
                 "family and given name", cll.And(cll.ExactMatchLevel("family_name"), cll.ExactMatchLevel("given_name"))
             ),
-            _level("jaro-winkler >= 0.9", _AnyPairLevel("jaro_winkler", either_order, 0.9)),
+            # Both parts with a typo at most, in either order (`wucyatsch michael` / `wuchatsch michel`). On the whole
+            # name Jaro-Winkler would weigh the family name's prefix: `white zachary` / `white tayah` is 0.9.
+            _level(
+                "family and given name similar",
+                cll.Or(
+                    cll.And(
+                        _AnyPairLevel("jaro_winkler", [("family_name", "family_name")], NAME_SIMILAR),
+                        _AnyPairLevel("jaro_winkler", [("given_name", "given_name")], NAME_SIMILAR),
+                    ),
+                    cll.And(
+                        _AnyPairLevel("jaro_winkler", [("family_name", "given_name")], NAME_SIMILAR),
+                        _AnyPairLevel("jaro_winkler", [("given_name", "family_name")], NAME_SIMILAR),
+                    ),
+                ),
+            ),
             _level(
                 "given name (tf)",
                 cll.ExactMatchLevel("given_name"),
@@ -203,6 +307,21 @@ def _comparisons() -> dict[str, list[tuple[str, ComparisonLevelCreator]]]:
                 tf_adjustment_weight=1.0,
                 disable_tf_exact_match_detection=True,
             ),
+            # A typo in one part and another value in the other (`greeb matthew` / `green holly`).
+            _level(
+                "family name similar", _AnyPairLevel("jaro_winkler", [("family_name", "family_name")], NAME_SIMILAR)
+            ),
+            _level("given name similar", _AnyPairLevel("jaro_winkler", [("given_name", "given_name")], NAME_SIMILAR)),
+            # One side wrote one word only (family name NULL: the word is in given_name), and it is a word of the
+            # other name (`webb` / `webb amber`).
+            _level("one word of the other", _OneWordLevel(NAME_SIMILAR)),
+            # Written in the other order with another given name (`berryman kelsy` / `phoebe berryman`).
+            _level(
+                "crossed",
+                _AnyPairLevel(
+                    "jaro_winkler", [("family_name", "given_name"), ("given_name", "family_name")], NAME_SIMILAR
+                ),
+            ),
             _level("different", cll.ElseLevel()),
         ],
         "birth_date": [
@@ -212,7 +331,8 @@ def _comparisons() -> dict[str, list[tuple[str, ComparisonLevelCreator]]]:
                 "day and month swapped",
                 cll.And(cll.ExactMatchLevel(year), cll.ColumnsReversedLevel(month, day, symmetrical=True)),
             ),
-            _level("one edit", cll.LevenshteinLevel("birth_date", 1)),
+            # Damerau: two digits swapped (`1942-02-20` / `1942-02-02`) is one edit.
+            _level("one edit", _damerau("birth_date", 1)),
             _level("same year and month", cll.And(cll.ExactMatchLevel(year), cll.ExactMatchLevel(month))),
             _level("same year", cll.ExactMatchLevel(year)),
             _level("different", cll.ElseLevel()),
@@ -220,8 +340,18 @@ def _comparisons() -> dict[str, list[tuple[str, ComparisonLevelCreator]]]:
         "address": [
             _null_if_all_missing("address", "postcode", "city", "province"),
             _level("exact (tf)", cll.ExactMatchLevel("address", term_frequency_adjustments=True)),
+            _level("jaro-winkler >= 0.9, same place", cll.And(cll.JaroWinklerLevel("address", 0.9), same_place)),
             _level("jaro-winkler >= 0.9", cll.JaroWinklerLevel("address", 0.9)),
+            _level("jaro-winkler >= 0.8, same place", cll.And(cll.JaroWinklerLevel("address", 0.8), same_place)),
             _level("same postcode and city", cll.And(cll.ExactMatchLevel("postcode"), cll.ExactMatchLevel("city"))),
+            _level(
+                "postcode and city, one with a typo",
+                cll.Or(
+                    cll.And(cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("city", 0.9)),
+                    cll.And(cll.ExactMatchLevel("city"), _damerau("postcode", 1)),
+                ),
+            ),
+            _level("jaro-winkler >= 0.8", cll.JaroWinklerLevel("address", 0.8)),
             _level("same postcode", cll.ExactMatchLevel("postcode")),
             _level("same city", cll.ExactMatchLevel("city")),
             _level("same province", cll.ExactMatchLevel("province")),
@@ -231,7 +361,8 @@ def _comparisons() -> dict[str, list[tuple[str, ComparisonLevelCreator]]]:
             _null_if_all_missing("national_id"),
             _level("exact", cll.ExactMatchLevel("national_id")),
             # Damerau: two digits swapped is one edit, the commonest typo in a number.
-            _level("one edit", cll.DamerauLevenshteinLevel("national_id", 1)),
+            _level("one edit", _damerau("national_id", 1)),
+            _level("two edits", _damerau("national_id", 2)),
             _level("different", cll.ElseLevel()),
         ],
         "phone": [
@@ -239,7 +370,7 @@ def _comparisons() -> dict[str, list[tuple[str, ComparisonLevelCreator]]]:
             # A shop's or a family's phone typed for many customers is weak evidence: term frequencies again.
             _level("exact (tf)", cll.ExactMatchLevel("phone", term_frequency_adjustments=True)),
             _level("last 6 digits", cll.ExactMatchLevel(ColumnExpression("phone").substr(-6, 6))),
-            _level("one edit", cll.DamerauLevenshteinLevel("phone", 1)),
+            _level("one edit", _damerau("phone", 1)),
             _level("different", cll.ElseLevel()),
         ],
         "email": [
@@ -252,7 +383,8 @@ def _comparisons() -> dict[str, list[tuple[str, ComparisonLevelCreator]]]:
 
 def _prediction_rules() -> list[BlockingRuleCreator | dict[str, Any]]:
     """Which pairs are scored. Every rule joins on an equality, and a common name is always paired with a second key:
-    `nguyen van anh` alone is shared by thousands of people in a million records, millions of pairs."""
+    `nguyen van anh` alone is shared by thousands of people in a million records, millions of pairs. The weaker keys
+    (``CAPPED_KEYS``) pair records only where few records share them (see ``_prepared_sql``)."""
     year = ColumnExpression("birth_date").substr(1, 4)
     rules: list[BlockingRuleCreator] = [
         block_on("phone"),
@@ -268,9 +400,47 @@ def _prediction_rules() -> list[BlockingRuleCreator | dict[str, Any]]:
         block_on("address", "postcode"),
         And(CustomRule("l.name = r.name_reversed"), block_on(year)),
         And(CustomRule("l.name_reversed = r.name"), block_on(year)),
+        *(block_on(key) for key in CAPPED_KEYS),
     ]
     # Pairs inside one cluster are linked already: not scoring them saves the work and keeps them out of the answer.
     return [And(rule, CustomRule("l.cluster <> r.cluster")) for rule in rules]
+
+
+def _prepared_sql(records: str, buckets: int, seed: int) -> str:
+    """``records`` with a column per ``CAPPED_KEYS`` entry: the key's value where at most ``CAPPED_BLOCK`` records
+    share it, else NULL (which joins nothing); and ``U_BUCKET``, the record's place in ``buckets`` random groups
+    (by the order of a hash of its key and ``seed``)."""
+    columns = [f"row_number() OVER (ORDER BY md5(record_key || '|' || '{int(seed)}')) % {int(buckets)} AS {U_BUCKET}"]
+    for key, parts in CAPPED_KEYS.items():
+        known = " AND ".join(f"{part} IS NOT NULL" for part in parts)
+        value = " || '|' || ".join(parts)
+        partition = ", ".join(parts)
+        columns.append(
+            f"CASE WHEN {known} AND count(*) OVER (PARTITION BY {partition}) <= {CAPPED_BLOCK} THEN {value} END"
+            f" AS {key}"
+        )
+    return f"SELECT {', '.join(RECORD_COLUMNS)}, {', '.join(columns)} FROM {records}"
+
+
+def _descriptions_sql(table: str) -> str:
+    """The distinct descriptions of people in ``table``: every column but the record's key and cluster."""
+    return f"SELECT DISTINCT {', '.join(c for c in RECORD_COLUMNS if c not in ('record_key', 'cluster'))} FROM {table}"
+
+
+def _term_frequencies_sql(descriptions: str, column: str) -> str:
+    """How often ``column``'s value occurs among the *other* descriptions of people (``_descriptions_sql``):
+    (n - 1) / (N - 1), at least 1 / (N - 1).
+
+    Splink's own table counts records, the record itself included (n / N): a value on exactly the two records of one
+    person would weigh half, and a household's phone typed on forty receipts, each its own record (the phone is held),
+    would look as common as a shop's hotline. Forty identical receipts are one description, of one person.
+    """
+    return f"""
+        SELECT d.{column}, CAST(greatest(count(*) - 1, 1) AS DOUBLE) / greatest(max(n.total) - 1, 1) AS tf_{column}
+        FROM {descriptions} d CROSS JOIN (SELECT count({column}) AS total FROM {descriptions}) n
+        WHERE d.{column} IS NOT NULL
+        GROUP BY d.{column}
+    """
 
 
 def _settings(prior: float) -> SettingsCreator:
@@ -335,9 +505,10 @@ def match_records(engine: Engine, records: str, settings: MatchSettings) -> pa.T
     failures: tuple[type[BaseException], ...] = (SplinkException, *engine.native_errors)
     try:
         with _quiet_splink(), _splink_api(engine) as db_api:
-            prior = _estimate_prior(db_api, records, counts["n_rows"])
-            model = _train(engine, db_api, records, prior, settings, counts["n_rows"])
-            linker = Linker(db_api.register(records), model, log_level=None)
+            prepared = _prepare(engine, db_api, records, counts["n_rows"], settings)
+            prior = _estimate_prior(db_api, prepared, counts["n_rows"])
+            model = _train(engine, db_api, prepared, prior, settings, counts["n_rows"])
+            linker = Linker(db_api.register(prepared), model, log_level=None)
             predictions = linker.inference.predict(
                 threshold_match_probability=settings.threshold_lower, warning_mode="never"
             )
@@ -356,6 +527,22 @@ def match_records(engine: Engine, records: str, settings: MatchSettings) -> pa.T
         time.perf_counter() - started,
     )
     return matches
+
+
+def _prepare(engine: Engine, db_api: DatabaseAPISubClass, records: str, n_rows: int, settings: MatchSettings) -> str:
+    """The table Splink reads (``records``, the capped blocking keys and the random buckets), with c360's term
+    frequencies put in Splink's cache, which every linker on ``db_api`` shares."""
+    # n records in b buckets make about n^2 / 2b pairs within them.
+    buckets = max(1, round(n_rows * n_rows / (2 * settings.max_pairs)))
+    engine.materialize(PREPARED, _prepared_sql(records, buckets, settings.seed))
+    linker = Linker(db_api.register(PREPARED), _settings(0.5), log_level=None)
+    descriptions = f"{PREPARED}_descriptions"
+    engine.materialize(descriptions, _descriptions_sql(PREPARED))
+    for column in TF_COLUMNS:
+        table = f"{PREPARED}_tf_{column}"
+        engine.materialize(table, _term_frequencies_sql(descriptions, column))
+        linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
+    return PREPARED
 
 
 def _check_columns(engine: Engine, records: str) -> None:
@@ -390,15 +577,13 @@ def _estimate_prior(db_api: DatabaseAPISubClass, records: str, n_rows: int) -> f
 def _train(
     engine: Engine, db_api: DatabaseAPISubClass, records: str, prior: float, settings: MatchSettings, n_rows: int
 ) -> dict[str, Any]:
-    """The trained model, as Splink's settings dictionary."""
-    linker = Linker(db_api.register(records), _settings(prior), log_level=None)
-    # Splink's default of ten chunks re-joins the sample ten times per comparison when a rare level (day and month
-    # swapped) never reaches its early-stop count; one chunk per U_PAIRS_PER_CHUNK pairs is several times faster.
-    chunks = max(1, math.ceil(settings.max_pairs / U_PAIRS_PER_CHUNK))
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=settings.max_pairs, seed=settings.seed, num_chunks=chunks, min_count_per_level=None
-    )
-    model = linker.misc.save_model_to_json()
+    """The trained model, as Splink's settings dictionary: u from random pairs, m by EM, then u again without the
+    matches among the random pairs."""
+    patterns = _random_pair_patterns(db_api, records)
+    sampled = sum(count for _, count in patterns)
+    model = Linker(db_api.register(records), _settings(prior), log_level=None).misc.save_model_to_json()
+    _set_u(model, patterns, [1.0] * len(patterns))
+    model = _with_floors(model, sampled)
     sessions = []
     for columns in EM_RULES:
         # Checked first: a blocking rule without pairs is an error in Splink, after a query to find that out.
@@ -408,7 +593,84 @@ def _train(
         trained = _expectation_maximisation(db_api, records, model, columns, settings.max_pairs)
         if trained is not None:
             sessions.append(trained)
-    return _with_floors(_combine(model, sessions), min(settings.max_pairs, n_rows * (n_rows - 1) // 2))
+    model = _with_floors(_combine(model, sessions), sampled)
+    # Each random pair counts towards u by its probability of not matching (one M step of EM on the random pairs,
+    # m and the prior fixed). Random sampling counts the matches among the random pairs too: where records have many
+    # duplicates (a share `prior` of all pairs match), the strongest levels are about as common among those few
+    # matches as among all the rest, and u of an exact birth date comes out several times too high.
+    _set_u(model, patterns, [1.0 - _match_probability(model, gammas) for gammas, _ in patterns])
+    return _with_floors(model, sampled)
+
+
+def _random_pair_patterns(db_api: DatabaseAPISubClass, records: str) -> list[tuple[tuple[int, ...], int]]:
+    """The comparison vectors of the random pairs (the pairs within the ``U_BUCKET`` groups, between clusters) and
+    how many pairs have each: the random sample that u is estimated from, computed by the engine in one pass."""
+    dialect = db_api.sql_dialect
+    names, cases = [], []
+    for name, levels in _comparisons().items():
+        # Splink's numbering: -1 for the null level, then len - 2 (most specific) down to 0 (the else level).
+        whens = [f"WHEN {levels[0][1].create_sql(dialect)} THEN -1"]
+        whens += [
+            f"WHEN {creator.create_sql(dialect)} THEN {len(levels) - 1 - position}"
+            for position, (_, creator) in enumerate(levels[1:-1], start=1)
+        ]
+        names.append(f"gamma_{name}")
+        cases.append(f"CASE {' '.join(whens)} ELSE 0 END AS gamma_{name}")
+    columns = ", ".join(f"l.{column} AS {column}_l, r.{column} AS {column}_r" for column in RECORD_COLUMNS)
+    gammas = ", ".join(names)
+    pipeline = CTEPipeline()
+    pipeline.enqueue_sql(
+        f"""
+        SELECT {gammas}, count(*) AS pairs FROM (
+            SELECT {", ".join(cases)} FROM (
+                SELECT {columns} FROM {records} l
+                JOIN {records} r ON l.{U_BUCKET} = r.{U_BUCKET} AND l.record_key < r.record_key
+                    AND l.cluster <> r.cluster
+            ) p
+        ) g
+        GROUP BY {gammas}
+        """,
+        "__c360_random_pair_patterns",
+    )
+    frame = db_api.sql_pipeline_to_splink_dataframe(pipeline)
+    try:
+        rows = frame.as_record_list()
+    finally:
+        frame.drop_table_from_database_and_remove_from_cache()
+    return [(tuple(int(row[name]) for name in names), int(row["pairs"])) for row in rows]
+
+
+def _set_u(model: dict[str, Any], patterns: Sequence[tuple[tuple[int, ...], int]], weights: Sequence[float]) -> None:
+    """u of each level: the weighted share of the random pairs at that level, among those where the comparison is not
+    NULL. A comparison that no random pair could make keeps what it had."""
+    for index, comparison in enumerate(model["comparisons"]):
+        by_level: dict[int, float] = {}
+        for (gammas, count), weight in zip(patterns, weights, strict=True):
+            if gammas[index] != -1:
+                by_level[gammas[index]] = by_level.get(gammas[index], 0.0) + count * weight
+        total = sum(by_level.values())
+        if total <= 0:
+            continue
+        levels = comparison["comparison_levels"]
+        for position, level in enumerate(levels):
+            if not level.get("is_null_level"):
+                level["u_probability"] = by_level.get(len(levels) - 1 - position, 0.0) / total
+
+
+def _match_probability(model: dict[str, Any], gammas: Sequence[int]) -> float:
+    """The probability that a pair with these levels matches, without term-frequency adjustments. A level without an
+    m (one EM never saw) counts as no evidence either way."""
+    prior = float(model["probability_two_random_records_match"])
+    bits = math.log2(prior / (1 - prior))
+    for comparison, gamma in zip(model["comparisons"], gammas, strict=True):
+        levels = comparison["comparison_levels"]
+        if gamma == -1:
+            continue
+        level = levels[len(levels) - 1 - gamma]
+        m, u = level.get("m_probability"), level.get("u_probability")
+        if m and u:
+            bits += math.log2(m / u)
+    return 1.0 / (1.0 + 2.0**-bits) if bits > -1000 else 0.0
 
 
 def _expectation_maximisation(

@@ -1,10 +1,13 @@
 """The records probabilistic matching compares: one row per distinct description of a person in a profile.
 
 A record is what one message says about the person — name, birth date, address, national id, phone, email —
-from identify traits or an import's ``context.traits``. Rows of one deterministic profile that say the same
-thing collapse into one (a loyal customer's hundred receipts are one record), so matching compares people,
-not receipts. Text that needs Vietnamese rules (names, places) is normalised in Python once per distinct value
-(``NAMES``, ``PLACES``) and joined back, as in the graph.
+from identify traits or an import's ``context.traits``: every message with a usable name (placeholders such as
+`Khách lẻ` are none) or a national id. Its profile (``cluster``) is that of the message's strongest identifier
+that joined one: a receipt whose phone is held (a household's) is in its own receipt's profile and still a record,
+its phone still compared. Rows of one deterministic profile that say the same thing collapse into one (a loyal
+customer's hundred receipts are one record), so matching compares people, not receipts. Text that needs
+Vietnamese rules (names, places) is normalised in Python once per distinct value (``NAMES``, ``PLACES``) and
+joined back, as in the graph.
 """
 
 from __future__ import annotations
@@ -48,19 +51,21 @@ def records_sql() -> str:
         SELECT min(message_id) AS record_key, cluster, name, name_reversed, family_name, given_name, birth_date,
                postcode, province, city, address, national_id, phone, email
         FROM (
-            SELECT r.message_id, l.label AS cluster, n.name_key AS name, n.name_rev AS name_reversed,
+            SELECT r.message_id, a.label AS cluster, n.name_key AS name, n.name_rev AS name_reversed,
                    CASE WHEN instr(n.name_key, ' ') > 0
                         THEN substr(n.name_key, 1, instr(n.name_key, ' ') - 1) END AS family_name,
                    n.given AS given_name, p.birth_date, p.postcode, pv.value AS province, pc.value AS city,
                    ps.value AS address, r.national_id, ph.id_value AS phone, em.id_value AS email
             FROM {RAW_NAMES} r
-            JOIN {NAMES} n ON n.raw = r.name
+            LEFT JOIN {NAMES} n ON n.raw = r.name
             JOIN (
-                SELECT message_id, id_type, id_value,
-                       row_number() OVER (PARTITION BY message_id ORDER BY id_rank, id_value) AS pos
-                FROM {OCC}
+                -- The profile of the message's strongest identifier that is in one: a held value (a household's
+                -- phone on a receipt) is in none, and the receipt is still a record, in its own receipt's profile.
+                SELECT o.message_id, l.label,
+                       row_number() OVER (PARTITION BY o.message_id ORDER BY o.id_rank, o.id_value) AS pos
+                FROM {OCC} o
+                JOIN {LABELS} l ON l.node = o.id_type || '|' || o.id_value
             ) a ON a.message_id = r.message_id AND a.pos = 1
-            JOIN {LABELS} l ON l.node = a.id_type || '|' || a.id_value
             LEFT JOIN {RAW_PLACES} p ON p.message_id = r.message_id
             LEFT JOIN {PLACES} pv ON pv.kind = 'province' AND pv.raw = p.province
             LEFT JOIN {PLACES} pc ON pc.kind = 'text' AND pc.raw = p.city
@@ -71,6 +76,9 @@ def records_sql() -> str:
             LEFT JOIN (
                 SELECT message_id, min(id_value) AS id_value FROM {OCC} WHERE id_type = 'email' GROUP BY message_id
             ) em ON em.message_id = r.message_id
+            -- A message without a usable name (none, or a placeholder such as `Khách lẻ`) is still a record when
+            -- it carries a national id.
+            WHERE n.name_key IS NOT NULL OR r.national_id IS NOT NULL
         )
         GROUP BY cluster, name, name_reversed, family_name, given_name, birth_date, postcode, province, city,
                  address, national_id, phone, email
