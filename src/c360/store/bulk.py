@@ -48,9 +48,10 @@ def _write(conn: Connection, table: Table, names: list[str], rows: list[tuple[An
     quoted = ", ".join(conn.dialect.identifier_preparer.quote(table.c[name].name) for name in names)
     target = conn.dialect.identifier_preparer.format_table(table)
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         copy_statement = f"COPY {target} ({quoted}) FROM STDIN"
-        with cursor.copy(copy_statement) as copy:
+        driver = conn.connection.driver_connection  # psycopg's own connection: the same transaction as conn's
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(copy_statement) as copy:
             for row in rows:
                 copy.write_row(row)
         return len(rows)
