@@ -77,7 +77,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -88,6 +87,10 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from serve import Server, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -1039,74 +1042,12 @@ def scale(args: argparse.Namespace) -> None:
 
 
 # --- part 4: lookups over HTTP ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    """`c360 serve` on 127.0.0.1 and a free port, until stop()."""
-
-    def __init__(self, workspace: Path, log_path: Path, workers: int = 1) -> None:
-        import httpx
-
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        command = [
-            str(Path(sys.executable).with_name("c360")),
-            "serve",
-            "-w",
-            str(workspace),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(workers),
-        ]
-        self.log_path = log_path
-        with log_path.open("wb") as out:
-            self.process = subprocess.Popen(command, env=child_env(), stdout=out, stderr=subprocess.STDOUT)
-        with httpx.Client(base_url=self.base, timeout=2) as http:
-            for _ in range(600):  # x 50 ms: 30 s at most
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                try:
-                    self.process.wait(timeout=0.05)
-                except subprocess.TimeoutExpired:
-                    continue
-                break
-        self.stop()
-        raise SystemExit(f"the server did not start:\n{log_path.read_text()}")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the server so far: its process and the processes it started (`--workers`), all
-        their threads."""
-        total, pids = 0, [self.process.pid]
-        while pids:
-            pid = pids.pop()
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except FileNotFoundError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-            pids += [int(child) for child in children]
-        return total / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def start_server(workspace: Path, log_path: Path, workers: int = 1) -> Server:
+    """`c360 serve` of ``workspace`` with ``workers`` processes on a free loopback port."""
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("c360")), "serve", "-w", str(workspace), "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    return Server(command, port=port, env=child_env(), log_path=log_path)
 
 
 @dataclass
@@ -1227,7 +1168,7 @@ def lookup(args: argparse.Namespace) -> None:
         data_dir = cached_dataset(args.customers, args.days, args.seed)
         key = c360("keys", "create", "-w", str(workspace), "--scope", "read", "--json").out["key"]
         paths = lookup_paths(data_dir)
-        server = Server(workspace, Path(scratch) / "server.log", args.workers)
+        server = start_server(workspace, Path(scratch) / "server.log", args.workers)
         try:
             print(f"{args.rate:,} requests/s for {args.seconds} s from {args.threads} threads ({load_average()}) ...")
             profiles = measured(server, key, paths, args.rate, args.seconds, args.threads)

@@ -46,8 +46,6 @@ import gzip
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -56,6 +54,10 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from serve import Server, free_port
 
 BATCH = 100
 WARM_UP = 20  # requests sent to a profiled server before its profilers start
@@ -113,71 +115,25 @@ def new_workspace(root: Path, name: str) -> tuple[Path, str]:
     return path, key
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def server_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
 
 
-class Server:
+def start_server(
+    workspace: Path, log_dir: Path, *, sampled_to: Path | None = None, without_worker: bool = False
+) -> Server:
     """`c360 serve` on a free port. ``sampled_to``/``without_worker`` run the same entry point through this file's
     wrapper (a sampler thread; the background worker disabled)."""
-
-    def __init__(
-        self, workspace: Path, log_dir: Path, *, sampled_to: Path | None = None, without_worker: bool = False
-    ) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        args = ["serve", "--workspace", str(workspace), "--port", str(self.port)]
-        if sampled_to or without_worker:
-            wrapper = [sys.executable, __file__, "--serve-wrapped", str(sampled_to or ""), str(int(without_worker))]
-            command = [*wrapper, "--", *args]
-        else:
-            command = [str(C360_EXE), *args]
-        self.log_path = log_dir / f"server-{self.port}.log"
-        with self.log_path.open("wb") as out:
-            self.process = subprocess.Popen(command, env=server_env(), stdout=out, stderr=subprocess.STDOUT)
-        import httpx
-
-        with httpx.Client(base_url=self.base, timeout=2) as http:
-            for _ in range(600):  # x 50 ms of waiting on the process: 30 s at most
-                try:
-                    if http.get("/healthz").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                try:
-                    self.process.wait(timeout=0.05)
-                except subprocess.TimeoutExpired:
-                    continue
-                break
-        self.stop()
-        raise SystemExit(f"the server did not start:\n{self.log_path.read_text()}")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the server process so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    port = free_port()
+    args = ["serve", "--workspace", str(workspace), "--port", str(port)]
+    if sampled_to or without_worker:
+        wrapper = [sys.executable, __file__, "--serve-wrapped", str(sampled_to or ""), str(int(without_worker))]
+        command = [*wrapper, "--", *args]
+    else:
+        command = [str(C360_EXE), *args]
+    return Server(command, port=port, env=server_env(), log_path=log_dir / f"server-{port}.log")
 
 
-# --- the load ----------------------------------------------------------------------------------------------------
 def run_load(base: str, key: str, bodies: list[bytes], clients: int) -> tuple[float, list[float], Counter[int]]:
     """Send every body once from ``clients`` threads; (wall seconds, request latencies, answers by status)."""
     import httpx
@@ -460,7 +416,7 @@ def measure_server(root: Path, label: str, bodies: list[bytes], events: int, cli
     from c360.settings import load_settings
 
     workspace, key = new_workspace(root, label)
-    server = Server(workspace, root, **options)
+    server = start_server(workspace, root, **options)
     try:
         cpu_before, client_cpu_before = server.cpu_seconds(), time.process_time()
         wall, latencies, statuses = run_load(server.base, key, bodies, clients)
@@ -485,7 +441,7 @@ def measure_server(root: Path, label: str, bodies: list[bytes], events: int, cli
 def profile_server(root: Path, label: str, bodies: list[bytes], clients: int, *, without_worker: bool) -> None:
     workspace, key = new_workspace(root, label)
     out = root / f"{label}.json"
-    server = Server(workspace, root, sampled_to=out, without_worker=without_worker)
+    server = start_server(workspace, root, sampled_to=out, without_worker=without_worker)
     try:
         warm_up, bodies = bodies[:WARM_UP], bodies[WARM_UP:]
         run_load(server.base, key, warm_up, clients)  # first requests: imports, ua-parser's regexes, connections

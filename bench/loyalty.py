@@ -58,9 +58,6 @@ import os
 import pstats
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -75,6 +72,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, func, insert, select, update
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from c360.loyalty.ledger import MEMBER_ACCOUNTS
 from c360.loyalty.program import Program, load_program
 from c360.loyalty.rules import Order, OrderLine
@@ -85,6 +84,7 @@ from c360.settings import load_settings
 from c360.store import Database, Store
 from c360.store.group_commit import GroupCommitter, committer_for
 from c360.store.schema import loyalty_entries, loyalty_lots, loyalty_members, loyalty_postings
+from serve import Server, free_port
 
 C360_EXE = Path(sys.executable).with_name("c360")
 PROGRAM = Path(__file__).resolve().parents[1] / "src" / "c360" / "loyalty" / "example.yaml"
@@ -625,53 +625,12 @@ def inproc(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    """`c360 serve` (one worker, as deployed) on a free loopback port."""
-
-    def __init__(self, workspace: Path, log_path: Path) -> None:
-        import httpx
-
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
-        command = [str(C360_EXE), "serve", "--workspace", str(workspace), "--port", str(self.port)]
-        self.log_path = log_path
-        with log_path.open("wb") as out:
-            self.process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        with httpx.Client(base_url=self.base, timeout=2) as client:
-            for _ in range(600):  # x 50 ms: 30 s at most
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                try:
-                    self.process.wait(timeout=0.05)
-                except subprocess.TimeoutExpired:
-                    continue
-                break
-        self.stop()
-        raise SystemExit(f"the server did not start:\n{log_path.read_text()}")
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def start_server(workspace: Path, log_path: Path) -> Server:
+    """`c360 serve` (one worker, as deployed) of ``workspace`` on a free loopback port."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
+    command = [str(C360_EXE), "serve", "--workspace", str(workspace), "--port", str(port)]
+    return Server(command, port=port, env=env, log_path=log_path)
 
 
 def http_bodies(ops_: Sequence[Op], now: dt.datetime) -> dict[int, bytes]:
@@ -727,7 +686,7 @@ def http(args: argparse.Namespace) -> None:
             seed_members(new_loyalty(ws.store, program, utcnow), points)
         print(f"store:    the workspace's default: SQLite WAL, synchronous=FULL (fsync at every commit), in {folder}")
         bodies = http_bodies(ops_, utcnow())
-        server = Server(workspace, root / "server.log")
+        server = start_server(workspace, root / "server.log")
         local = threading.local()
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
