@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -16,7 +15,7 @@ from typing import Annotated, Any, TextIO
 import orjson
 import typer
 
-from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace
+from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace, output_file
 from c360.cli.output import err, out, print_json
 from c360.errors import InvalidInput
 
@@ -167,7 +166,7 @@ def export_rejects(
         raise InvalidInput("the file must end in .csv or .jsonl", field="--out")
     jsonl = suffix in (".jsonl", ".ndjson") or (out_file is None and as_json)
     count = 0
-    with open_workspace(workspace) as ws, _output(out_file) as stream:
+    with open_workspace(workspace) as ws, output_file(out_file) as stream:
         only = None if severity is Severity.all else severity.value
         rows = iter_rejects(ws.store, source=source, severity=only)
         count = _write_jsonl(stream, rows) if jsonl else _write_csv(stream, rows)
@@ -177,19 +176,6 @@ def export_rejects(
         print_json({"rejects": count, "source": source, "severity": severity.value, "out": str(out_file)})
     else:
         out.print(f"Wrote {count:,} {'warnings' if severity is Severity.warning else 'rejects'} to {out_file}")
-
-
-@contextmanager
-def _output(path: Path | None) -> Iterator[TextIO]:
-    if path is None:
-        yield sys.stdout
-        return
-    try:
-        handle = path.open("w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror}", field="--out") from None
-    with handle:
-        yield handle
 
 
 def _cell(value: Any) -> Any:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace
+from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace, output_file
 from c360.cli.output import out, print_json
 from c360.errors import InvalidInput, NotFound
 
@@ -258,16 +257,10 @@ def export_identities(
 
     if out_file is not None and out_file.suffix.lower() != ".csv":
         raise InvalidInput("the file must end in .csv", field="--out")
-    with open_workspace(workspace) as ws:
-        if out_file is None:
-            export(ws.store, sys.stdout)
-            return
-        try:
-            handle = out_file.open("w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise InvalidInput(f"cannot write {out_file}: {exc.strerror}", field="--out") from None
-        with handle:
-            count = export(ws.store, handle)
+    with open_workspace(workspace) as ws, output_file(out_file) as handle:
+        count = export(ws.store, handle)
+    if out_file is None:
+        return
     if as_json:
         print_json({"identities": count, "out": str(out_file)})
     else:

@@ -21,7 +21,7 @@ import yaml
 from rich.table import Table
 from rich.tree import Tree
 
-from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace
+from c360.cli.common import JsonOpt, WorkspaceOpt, open_workspace, output_file
 from c360.cli.output import out, print_json, progress_bar
 from c360.domain.money import format_money
 from c360.errors import InvalidInput, NotFound
@@ -300,16 +300,10 @@ def members(
         zone = ws.settings.zone
         if fmt is MembersFormat.csv:
             segments.get(ws, name)  # an unknown segment fails here, before a header is written or a file made
-            if out_file is None:
-                segments.write_members_csv(ws, name, sys.stdout)
-                return
-            try:
-                handle = out_file.open("w", encoding="utf-8", newline="")
-            except OSError as exc:
-                raise InvalidInput(f"cannot write {out_file}: {exc.strerror}", field="--out") from None
-            with handle:
+            with output_file(out_file) as handle:
                 count = segments.write_members_csv(ws, name, handle)
-            out.print(f"Wrote {count:,} members of {name} to {out_file}")
+            if out_file is not None:
+                out.print(f"Wrote {count:,} members of {name} to {out_file}")
             return
         page = segments.members(ws, name, limit=limit, after=after)
     if fmt is MembersFormat.json:
