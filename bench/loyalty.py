@@ -26,9 +26,9 @@ configured (its ``fsync`` and ``synchronous_commit`` settings are printed), in a
 
 The reference, measured in the same run: the *group-commit ceiling*. The same number of operations, from the
 same threads, on a fresh store of the same kind and durability with the same members, each doing the least an
-earn or a redeem must write: one INSERT of an entry row and one UPDATE of the member's balance (SQLAlchemy Core
-statements, as the service's ``Books`` issues them), through the same group commit as the service (a savepoint
-each, one durable commit per batch). ratio = service ops/s / ceiling ops/s: what the service's logic and its
+earn or a redeem must write: one INSERT of an entry row and one UPDATE of the member's balance (Core statements
+run as the service's ``Books`` runs them, c360.store.prepared), through the same group commit as the service (a
+savepoint each, one durable commit per batch). ratio = service ops/s / ceiling ops/s: what the service's logic and its
 other statements cost on top of the same durable commits.
 
 Invariants, checked on the service's store after the run: every entry's postings add up to zero (and all of them
@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import bindparam, event, func, insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -81,8 +81,9 @@ from c360.services.loyalty import Loyalty, balances_replayed
 from c360.services.loyalty import operations as ops
 from c360.services.loyalty.books import Books
 from c360.settings import load_settings
-from c360.store import Database, Store
+from c360.store import Database, Store, prepared
 from c360.store.group_commit import GroupCommitter, committer_for
+from c360.store.prepared import Prepared
 from c360.store.schema import loyalty_entries, loyalty_lots, loyalty_members, loyalty_postings
 from serve import Server, free_port
 
@@ -332,8 +333,18 @@ def service_op(loyalty: Loyalty) -> Callable[[Op], None]:
 
 
 def ceiling_op(store: Database) -> Callable[[Op], None]:
-    """The least an earn or a redeem writes: one entry row and one balance UPDATE, through the same group commit
-    as the service (a savepoint each, one durable commit per batch)."""
+    """The least an earn or a redeem writes: one entry row and one balance UPDATE, run as the service's ``Books``
+    runs its statements (``c360.store.prepared``), through the same group commit (a savepoint each, one durable
+    commit per batch)."""
+    new_entry = Prepared(insert(loyalty_entries))
+    move = {
+        account: Prepared(
+            update(loyalty_members)
+            .where(loyalty_members.c.member_id == bindparam("b_member_id"))
+            .values({account: loyalty_members.c[account] + bindparam("b_delta"), "updated_at": bindparam("b_now")})
+        )
+        for account in ("pending", "active")
+    }
 
     def do(op: Op) -> None:
         if op.kind == "earn":
@@ -348,17 +359,20 @@ def ceiling_op(store: Database) -> Callable[[Op], None]:
             points, account, key, at = REWARD_POINTS, "active", f"redeem:{op.key}", NOW
 
         def work(conn: Any) -> None:
-            conn.execute(
-                insert(loyalty_entries).values(
-                    member_id=op.member_id, kind=op.kind, key=key, at=at, recorded_at=NOW, points=points, reason=op.kind
-                )
+            new_entry.execute(
+                conn,
+                {
+                    "member_id": op.member_id,
+                    "kind": op.kind,
+                    "key": key,
+                    "at": at,
+                    "recorded_at": NOW,
+                    "points": points,
+                    "reason": op.kind,
+                },
             )
             delta = points if op.kind == "earn" else -points
-            conn.execute(
-                update(loyalty_members)
-                .where(loyalty_members.c.member_id == op.member_id)
-                .values({account: loyalty_members.c[account] + delta, "updated_at": NOW})
-            )
+            move[account].execute(conn, {"b_member_id": op.member_id, "b_delta": delta, "b_now": NOW})
 
         committer.run(work)
 
@@ -481,6 +495,24 @@ def shape(statement: str) -> str:
     return head
 
 
+class _CountingDriver:
+    """A DBAPI connection that counts the statements run through it."""
+
+    def __init__(self, driver: Any, profiles: Profiles) -> None:
+        self.driver, self.profiles = driver, profiles
+
+    def execute(self, statement: str, params: Any) -> Any:
+        self.profiles.count(statement)
+        return self.driver.execute(statement, params)
+
+    def executemany(self, statement: str, rows: Sequence[Any]) -> Any:
+        self.profiles.count(statement, len(rows))
+        return self.driver.executemany(statement, rows)
+
+    def cursor(self) -> Any:
+        return self.driver.cursor()
+
+
 class Profiles:
     """cProfile of the store's group-commit writer thread, where every operation's work runs (cProfile sees only
     its own thread), and a count of the SQL statements the store's engine runs, by the kind of operation that ran
@@ -494,10 +526,13 @@ class Profiles:
         self.current = threading.local()
 
         @event.listens_for(store.engine, "before_cursor_execute")
-        def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            what = getattr(self.current, "kind", "other")
-            self.statements[f"{what}:{statement.split(None, 1)[0].upper()}"] += 1
-            self.shapes[what, shape(statement)] += 1
+        def count_sqlalchemy(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            self.count(statement)
+
+    def count(self, statement: str, times: int = 1) -> None:
+        what = getattr(self.current, "kind", "other")
+        self.statements[f"{what}:{statement.split(None, 1)[0].upper()}"] += times
+        self.shapes[what, shape(statement)] += times
 
     @contextlib.contextmanager
     def patched(self) -> Iterator[None]:
@@ -528,10 +563,19 @@ class Profiles:
             finally:
                 profile.disable()
 
+        # The ledger's own statements go straight to the DBAPI connection (c360.store.prepared), past SQLAlchemy's
+        # events: counted on their way there.
+        driver = prepared._driver
+
+        def counted_driver(conn: Any) -> Any:
+            return _CountingDriver(driver(conn), profiles)
+
         GroupCommitter.run, GroupCommitter._loop = tagged_run, profiled_loop  # type: ignore[method-assign]
+        prepared._driver = counted_driver
         try:
             yield
         finally:
+            prepared._driver = driver
             GroupCommitter.run, GroupCommitter._loop = run, loop  # type: ignore[method-assign]
 
     def tag(self, do: Callable[[Op], None]) -> Callable[[Op], None]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from c360.store import Store
 from c360.store.group_commit import GroupCommitter, committer_for
@@ -107,3 +108,34 @@ def test_one_committer_per_store() -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_an_operation_that_breaks_a_constraint_is_undone_alone(store: Store) -> None:
+    """On PostgreSQL a failed statement aborts the transaction until its savepoint is rolled back: the operations
+    after it in the same batch must still commit."""
+    committer = GroupCommitter(store)
+    committer.run(lambda conn: conn.execute(insert(meta).values(key="gc:taken", value="x")))
+    outcomes: dict[str, object] = {}
+    barrier = threading.Barrier(6)
+
+    def client(key: str) -> None:
+        def work(conn: Connection) -> str:
+            conn.execute(insert(meta).values(key=key, value="y"))
+            return key
+
+        barrier.wait()
+        try:
+            outcomes[key] = committer.run(work)
+        except IntegrityError as exc:
+            outcomes[key] = exc
+
+    keys = ["gc:taken", "gc:a", "gc:b", "gc:taken", "gc:c", "gc:d"]
+    threads = [threading.Thread(target=client, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert isinstance(outcomes["gc:taken"], IntegrityError)
+    others = ("gc:a", "gc:b", "gc:c", "gc:d")
+    assert {k: outcomes[k] for k in others} == {k: k for k in others}
+    assert _keys(store) == {"gc:taken", "gc:a", "gc:b", "gc:c", "gc:d"}

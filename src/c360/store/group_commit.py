@@ -84,15 +84,20 @@ class GroupCommitter:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self.store.write() as conn:
+                # Savepoints straight on the DBAPI connection: SQLAlchemy's cost ~100 µs a pair, more than a
+                # small ledger operation's own statements; the operations' statements still run through ``conn``.
+                driver = conn.connection.driver_connection
+                assert driver is not None
                 for pending in batch:
-                    savepoint = conn.begin_nested()
+                    driver.execute("SAVEPOINT c360_operation")
                     try:
                         result = pending.work(conn)
                     except BaseException as exc:  # the caller hears of it, whatever it is
-                        savepoint.rollback()
+                        driver.execute("ROLLBACK TO SAVEPOINT c360_operation")
+                        driver.execute("RELEASE SAVEPOINT c360_operation")
                         outcomes.append((False, exc))
                     else:
-                        savepoint.commit()
+                        driver.execute("RELEASE SAVEPOINT c360_operation")
                         outcomes.append((True, result))
         except BaseException as exc:  # the commit failed: nothing of the batch is kept
             for pending in batch:

@@ -17,7 +17,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from c360.domain.money import exponent, format_money
 from c360.errors import C360Error, InvalidInput, NotFound
@@ -36,6 +36,7 @@ from c360.loyalty.rules import (
 )
 from c360.loyalty.tiers import SpendChange, order_spend, refund_spend, tier_history
 from c360.services.loyalty.books import Books, Posting, _new_id
+from c360.store.prepared import Prepared
 from c360.store.schema import (
     loyalty_draws,
     loyalty_entries,
@@ -48,18 +49,23 @@ from c360.store.schema import (
     segment_memberships,
 )
 
-# Statements of every earn, built once (see books.py: building one costs ~4x executing it).
-_SPEND_OF: Final = select(loyalty_spend).where(loyalty_spend.c.member_id == bindparam("b_member_id"))
-_TIERS_RECORDED: Final = select(loyalty_tier_history.c.at, loyalty_tier_history.c.tier).where(
-    loyalty_tier_history.c.member_id == bindparam("b_member_id")
+# Statements of every earn and redeem, compiled once per database (see books.py and c360.store.prepared).
+_SPEND_OF: Final = Prepared(select(loyalty_spend).where(loyalty_spend.c.member_id == bindparam("b_member_id")))
+_TIERS_RECORDED: Final = Prepared(
+    select(loyalty_tier_history.c.at, loyalty_tier_history.c.tier).where(
+        loyalty_tier_history.c.member_id == bindparam("b_member_id")
+    )
 )
-_SET_TIER: Final = (
+_NEW_TIERS: Final = Prepared(insert(loyalty_tier_history))
+_SET_TIER: Final = Prepared(
     update(loyalty_members)
     .where(loyalty_members.c.member_id == bindparam("b_member_id"))
     .values(tier=bindparam("b_tier"), tier_since=bindparam("b_since"))
 )
-_ACTIVATE_LOT: Final = update(loyalty_lots).where(loyalty_lots.c.id == bindparam("b_lot_id")).values(state="active")
-_CLOSE_SPENT_LOTS: Final = (
+_ACTIVATE_LOT: Final = Prepared(
+    update(loyalty_lots).where(loyalty_lots.c.id == bindparam("b_lot_id")).values(state="active")
+)
+_CLOSE_SPENT_LOTS: Final = Prepared(
     update(loyalty_lots)
     .where(
         loyalty_lots.c.member_id == bindparam("b_member_id"),
@@ -68,12 +74,23 @@ _CLOSE_SPENT_LOTS: Final = (
     )
     .values(state="expired")
 )
-_NEW_ORDER: Final = insert(loyalty_orders)
-_NEW_SPEND: Final = insert(loyalty_spend)
-_FIRST_ORDER: Final = (
+_NEW_ORDER: Final = Prepared(insert(loyalty_orders))
+_NEW_SPEND: Final = Prepared(insert(loyalty_spend))
+_FIRST_ORDER: Final = Prepared(
     update(loyalty_members)
     .where(loyalty_members.c.member_id == bindparam("b_member_id"))
     .values(first_order_at=bindparam("b_at"))
+)
+_SET_DETAIL: Final = Prepared(
+    update(loyalty_entries).where(loyalty_entries.c.id == bindparam("b_entry_id")).values(detail=bindparam("b_detail"))
+)
+_NEW_REDEMPTION: Final = Prepared(insert(loyalty_redemptions).returning(loyalty_redemptions.c.id))
+_MEMBER_REDEMPTIONS: Final = Prepared(
+    select(func.count()).where(
+        loyalty_redemptions.c.member_id == bindparam("b_member_id"),
+        loyalty_redemptions.c.reward_id == bindparam("b_reward_id"),
+        loyalty_redemptions.c.status != "cancelled",
+    )
 )
 
 
@@ -104,7 +121,7 @@ class Result:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _result_of(row: Row[Any]) -> Result:
+def _result_of(row: Any) -> Result:
     detail = orjson.loads(row.detail) if row.detail else {}
     return Result(row.member_id, row.id, int(row.points), row.reason, duplicate=True, detail=detail)
 
@@ -117,7 +134,7 @@ def enrol(
     *,
     birth_month: int | None = None,
     referral_code: str | None = None,
-) -> Row[Any]:
+) -> Any:
     """The member for ``profile_id``, enrolled now if it is not one yet."""
     existing = books.member_for_profile(profile_id)
     if existing is not None:
@@ -137,7 +154,7 @@ def enrol(
     )
 
 
-def member_for(books: Books, ctx: Context, profile_id: str, *, enrol_if_needed: bool) -> Row[Any]:
+def member_for(books: Books, ctx: Context, profile_id: str, *, enrol_if_needed: bool) -> Any:
     member = books.member_for_profile(profile_id)
     if member is not None:
         return member
@@ -152,7 +169,7 @@ def settle(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> list
     return settled(books, ctx, member_id, now)[0]
 
 
-def settled(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> tuple[list[Result], list[Row[Any]]]:
+def settled(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> tuple[list[Result], list[Any]]:
     """``settle``, and the member's pending and active lots as they are afterwards."""
     out: list[Result] = []
     lots = books.lots(member_id)
@@ -162,9 +179,10 @@ def settled(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> tup
         reason = f"{points:,} points are now available (the return window of {len(due)} award(s) has passed)"
         entry_id = books.entry(member_id, "activate", at=now, points=points, reason=reason)
         books.post(entry_id, [Posting(member_id, "pending", -points), Posting(member_id, "active", points)])
-        books.conn.execute(_ACTIVATE_LOT, [{"b_lot_id": lot.id} for lot in due])
+        _ACTIVATE_LOT.many(books.conn, [{"b_lot_id": lot.id} for lot in due])
         out.append(Result(member_id, entry_id, points, reason, detail={"kind": "activated"}))
-        lots = books.lots(member_id)
+        activated = {lot.id for lot in due}
+        lots = [lot._replace(state="active") if lot.id in activated else lot for lot in lots]
     draws = plan_expiry(books.views(lots), now)
     expired = False
     if draws:
@@ -180,14 +198,14 @@ def settled(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> tup
     # Lots spent to nothing whose date has come: closed, so later runs skip them. (The expiry above drew them to
     # zero; which they are is known from the lots read, so the UPDATE runs only when there are some.)
     if any(lot.state == "active" and lot.expires_at is not None and lot.expires_at <= now for lot in lots):
-        books.conn.execute(_CLOSE_SPENT_LOTS, {"b_member_id": member_id, "b_now": now})
+        _CLOSE_SPENT_LOTS.execute(books.conn, {"b_member_id": member_id, "b_now": now})
         expired = True
     return out, books.lots(member_id) if expired else lots
 
 
 # --- tiers ---------------------------------------------------------------------------------------------------------
 def spend_changes(books: Books, member_id: str) -> list[SpendChange]:
-    rows = books.conn.execute(_SPEND_OF, {"b_member_id": member_id})
+    rows = _SPEND_OF.rows(books.conn, {"b_member_id": member_id})
     return [SpendChange(r.starts, r.ends, int(r.amount)) for r in rows]
 
 
@@ -202,7 +220,7 @@ def review_tier(
     member_id: str,
     now: dt.datetime,
     *,
-    member: Row[Any] | None = None,
+    member: Any | None = None,
     changes: list[SpendChange] | None = None,
 ) -> str:
     """Bring the member's stored tier and tier history up to ``now``; returns the tier.
@@ -212,11 +230,11 @@ def review_tier(
     member = member if member is not None else books.member(member_id)
     changes = changes if changes is not None else spend_changes(books, member_id)
     history = tier_history(ctx.program, changes, now, ctx.zone)
-    recorded = {(r.at, r.tier) for r in books.conn.execute(_TIERS_RECORDED, {"b_member_id": member_id})}
+    recorded = {(r.at, r.tier) for r in _TIERS_RECORDED.rows(books.conn, {"b_member_id": member_id})}
     new = [change for change in history if (change.at, change.tier) not in recorded]
     if new:
-        books.conn.execute(
-            insert(loyalty_tier_history),
+        _NEW_TIERS.many(
+            books.conn,
             [
                 {
                     "member_id": member_id,
@@ -232,7 +250,7 @@ def review_tier(
     tier = history[-1].tier if history else ctx.program.tiers.levels[0].name
     since = history[-1].at if history else None
     if tier != member.tier or since != member.tier_since:
-        books.conn.execute(_SET_TIER, {"b_member_id": member_id, "b_tier": tier, "b_since": since})
+        _SET_TIER.execute(books.conn, {"b_member_id": member_id, "b_tier": tier, "b_since": since})
     return tier
 
 
@@ -263,8 +281,11 @@ def _award(
     at: dt.datetime,
     now: dt.datetime,
     detail: dict[str, Any],
+    member: Any | None = None,
 ) -> tuple[int, int | None]:
-    """Post an award: a pending lot (repaying any debt first), its shares and budget use. (entry id, lot id)."""
+    """Post an award: a pending lot (repaying any debt first), its shares and budget use. (entry id, lot id).
+
+    ``member``: the member's locked row, when the caller has it and this transaction has not changed its debt."""
     version = ctx.program.version_at(at.astimezone(ctx.zone).date())
     detail = {**detail, "shares": [{"rule": s.rule, "points": s.points, "reason": s.reason} for s in award.shares]}
     if award.note:
@@ -290,7 +311,7 @@ def _award(
         expires_at=expiry_after(at, expiry_months, ctx.zone) if expiry_months else None,
     )
     postings = [Posting(member_id, "program.issued", -award.points), Posting(member_id, "pending", award.points)]
-    member = books.member(member_id)
+    member = member if member is not None else books.member(member_id)
     debt = -int(member.debt)
     if debt > 0:
         # Points a refund could not take back are repaid first from what the member earns next.
@@ -336,9 +357,11 @@ def record_order(
             f"; voucher {voucher.voucher_code} paid {format_money(int(voucher.value or 0), ctx.program.currency)}"
         )
         detail["voucher_code"] = voucher.voucher_code
-    entry_id, lot_id = _award(books, ctx, member_id, award, kind="earn", key=key, at=order.at, now=now, detail=detail)
-    books.conn.execute(
-        _NEW_ORDER,
+    entry_id, lot_id = _award(
+        books, ctx, member_id, award, kind="earn", key=key, at=order.at, now=now, detail=detail, member=member
+    )
+    _NEW_ORDER.execute(
+        books.conn,
         {
             "source": source,
             "order_id": order.order_id,
@@ -358,8 +381,8 @@ def record_order(
     )
     if award.eligible > 0 and order.currency == ctx.program.currency:
         change = order_spend(ctx.program, order.at, award.eligible, ctx.zone)
-        books.conn.execute(
-            _NEW_SPEND,
+        _NEW_SPEND.execute(
+            books.conn,
             {
                 "member_id": member_id,
                 "origin_member_id": member_id,
@@ -371,7 +394,7 @@ def record_order(
         )
         changes = [*changes, change]
     if member.first_order_at is None or order.at < member.first_order_at:
-        books.conn.execute(_FIRST_ORDER, {"b_member_id": member_id, "b_at": order.at})
+        _FIRST_ORDER.execute(books.conn, {"b_member_id": member_id, "b_at": order.at})
         if member.first_order_at is None and member.referred_by:
             _referral(books, ctx, member.referred_by, member_id, order.at, now)
     review_tier(books, ctx, member_id, now, member=member, changes=changes)
@@ -438,7 +461,9 @@ def record_event(
     if award is None:
         return None
     detail = {"source": source, "message_id": message_id, "event": event}
-    entry_id, _ = _award(books, ctx, member.member_id, award, kind="event", key=key, at=at, now=now, detail=detail)
+    entry_id, _ = _award(
+        books, ctx, member.member_id, award, kind="event", key=key, at=at, now=now, detail=detail, member=member
+    )
     settle(books, ctx, member.member_id, now)
     return Result(member.member_id, entry_id, award.points, award.reason, detail=detail)
 
@@ -530,7 +555,7 @@ def record_refund(
     return Result(member_id, entry_id, reverse, reason, detail=detail)
 
 
-def _refund_share(row: Row[Any], amount: int | None, lines: Sequence[RefundLine]) -> int:
+def _refund_share(row: Any, amount: int | None, lines: Sequence[RefundLine]) -> int:
     """The eligible minor units a refund gives back: by the returned lines when the order has its lines, else
     by the refunded amount's share of the order total; neither given means the whole order."""
     eligible, total = int(row.eligible), int(row.total)
@@ -599,19 +624,12 @@ def redeem(
         books.count(f"reward:{reward.id}", quantity)
     codes = _issue(books, ctx, reward, member_id, entry_id, points, quantity, now)
     detail["redemptions"] = codes
-    books.conn.execute(
-        update(loyalty_entries).where(loyalty_entries.c.id == entry_id).values(detail=orjson.dumps(detail).decode())
-    )
+    _SET_DETAIL.execute(books.conn, {"b_entry_id": entry_id, "b_detail": orjson.dumps(detail).decode()})
     return Result(member_id, entry_id, points, reason, detail=detail)
 
 
 def _member_redemptions(books: Books, member_id: str, reward_id: str) -> int:
-    query = select(func.count()).where(
-        loyalty_redemptions.c.member_id == member_id,
-        loyalty_redemptions.c.reward_id == reward_id,
-        loyalty_redemptions.c.status != "cancelled",
-    )
-    return int(books.conn.execute(query).scalar_one())
+    return int(_MEMBER_REDEMPTIONS.scalar(books.conn, {"b_member_id": member_id, "b_reward_id": reward_id}) or 0)
 
 
 def _issue(
@@ -629,23 +647,25 @@ def _issue(
         code = _voucher_code() if reward.voucher else None
         value = reward.voucher.value * 10 ** exponent(ctx.program.currency) if reward.voucher else None
         valid_until = now + dt.timedelta(days=reward.voucher.valid_days) if reward.voucher else None
-        result = books.conn.execute(
-            insert(loyalty_redemptions).values(
-                member_id=member_id,
-                reward_id=reward.id,
-                points=points // quantity,
-                entry_id=entry_id,
-                status="issued",
-                voucher_code=code,
-                value=value,
-                currency=ctx.program.currency if reward.voucher else None,
-                valid_until=valid_until,
-                created_at=now,
-            )
+        redemption_id = _new_id(
+            _NEW_REDEMPTION,
+            books.conn,
+            {
+                "member_id": member_id,
+                "reward_id": reward.id,
+                "points": points // quantity,
+                "entry_id": entry_id,
+                "status": "issued",
+                "voucher_code": code,
+                "value": value,
+                "currency": ctx.program.currency if reward.voucher else None,
+                "valid_until": valid_until,
+                "created_at": now,
+            },
         )
         out.append(
             {
-                "redemption_id": _new_id(result),
+                "redemption_id": redemption_id,
                 "voucher_code": code,
                 "value": value,
                 "valid_until": valid_until.isoformat() if valid_until else None,
@@ -727,7 +747,7 @@ def _restored(books: Books, redeem_entry_id: int) -> dict[int, int]:
     return out
 
 
-def voucher(books: Books, code: str) -> Row[Any]:
+def voucher(books: Books, code: str) -> Any:
     row = books.conn.execute(
         select(loyalty_redemptions).where(loyalty_redemptions.c.voucher_code == code.strip().upper())
     ).one_or_none()
@@ -738,7 +758,7 @@ def voucher(books: Books, code: str) -> Row[Any]:
 
 def spend_voucher(
     books: Books, ctx: Context, code: str, order_ref: str, *, now: dt.datetime, member_id: str | None = None
-) -> Row[Any]:
+) -> Any:
     row = voucher(books, code)
     books.member(row.member_id)  # lock the owner: a cancel and a spend of one voucher never both succeed
     row = voucher(books, code)

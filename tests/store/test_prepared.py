@@ -1,0 +1,122 @@
+"""Prepared statements read and write exactly what SQLAlchemy's own execution does, on SQLite and PostgreSQL,
+inside the caller's transaction: the same stored text for instants, the same values read back, ids from RETURNING,
+the statement's own literals bound, and naive times refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
+
+from c360.store import Store
+from c360.store.prepared import Prepared
+from c360.store.schema import loyalty_lots
+
+HANOI = dt.timezone(dt.timedelta(hours=7))
+T0 = dt.datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
+
+LOT: dict[str, Any] = {
+    "member_id": "m1",
+    "origin_member_id": "m1",
+    "entry_id": 7,
+    "state": "pending",
+    # the same instant written in Hanoi's offset: stored as UTC
+    "earned_at": dt.datetime(2025, 3, 1, 19, 0, 0, 123456, tzinfo=HANOI),
+    "activates_at": T0 + dt.timedelta(days=14),
+    "expires_at": None,
+    "original": 120,
+    "remaining": 120,
+}
+
+NEW_LOT = Prepared(insert(loyalty_lots).returning(loyalty_lots.c.id))
+LOTS_OF = Prepared(
+    select(loyalty_lots)
+    .where(
+        loyalty_lots.c.member_id == bindparam("b_member_id"),
+        or_(loyalty_lots.c.state == "pending", loyalty_lots.c.state == "active"),
+    )
+    .order_by(loyalty_lots.c.id)
+    .with_for_update()
+)
+DUE = Prepared(
+    select(func.count()).where(loyalty_lots.c.state == "pending", loyalty_lots.c.activates_at <= bindparam("b_now"))
+)
+ACTIVATE = Prepared(update(loyalty_lots).where(loyalty_lots.c.id == bindparam("b_id")).values(state="active"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = Store.open(store_url)
+    yield opened
+    opened.close()
+
+
+def _raw(store: Store) -> list[Any]:
+    with store.read() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT earned_at, activates_at FROM loyalty_lots ORDER BY id"))]
+
+
+def test_a_row_is_stored_and_read_as_sqlalchemy_does(store: Store) -> None:
+    with store.write() as conn:
+        conn.execute(insert(loyalty_lots), LOT)
+        new_id = NEW_LOT.scalar(conn, LOT)
+    with store.read() as conn:
+        by_sqlalchemy = [tuple(r) for r in conn.execute(select(loyalty_lots).order_by(loyalty_lots.c.id))]
+    raw = _raw(store)
+    assert raw[0] == raw[1]  # the same stored text (SQLite) or timestamptz (PostgreSQL)
+    assert isinstance(new_id, int)
+    assert by_sqlalchemy[1][0] == new_id
+    with store.read() as conn:
+        prepared = LOTS_OF.rows(conn, {"b_member_id": "m1"})
+    assert [tuple(r) for r in prepared] == by_sqlalchemy
+    assert prepared[0].earned_at == dt.datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
+    assert prepared[0].earned_at.tzinfo == dt.UTC
+    assert prepared[0].expires_at is None
+    assert prepared[0]._mapping["remaining"] == 120
+
+
+def test_literals_of_the_statement_and_compared_instants(store: Store) -> None:
+    with store.write() as conn:
+        first = NEW_LOT.scalar(conn, LOT)
+        NEW_LOT.scalar(conn, {**LOT, "activates_at": T0 + dt.timedelta(days=30)})
+    with store.write() as conn:
+        assert DUE.scalar(conn, {"b_now": T0 + dt.timedelta(days=20)}) == 1
+        # an instant in another offset compares as the same instant
+        assert DUE.scalar(conn, {"b_now": (T0 + dt.timedelta(days=40)).astimezone(HANOI)}) == 2
+        ACTIVATE.execute(conn, {"b_id": first})
+        assert DUE.scalar(conn, {"b_now": T0 + dt.timedelta(days=40)}) == 1
+        states = [r.state for r in LOTS_OF.rows(conn, {"b_member_id": "m1"})]
+    assert states == ["active", "pending"]
+    with store.read() as conn:
+        assert LOTS_OF.first(conn, {"b_member_id": "nobody"}) is None
+        assert LOTS_OF.rows(conn, {"b_member_id": "nobody"}) == []
+
+
+def test_many_rows_at_once_and_rollback_keeps_nothing(store: Store) -> None:
+    new_lot = Prepared(insert(loyalty_lots))
+
+    def failing_operation() -> None:
+        with store.write() as conn:
+            new_lot.many(conn, [{**LOT, "entry_id": i} for i in range(5)])
+            raise RuntimeError("the operation failed after writing")
+
+    with pytest.raises(RuntimeError):
+        failing_operation()
+    assert _raw(store) == []
+    with store.write() as conn:
+        new_lot.many(conn, [{**LOT, "entry_id": i} for i in range(5)])
+        new_lot.many(conn, [])
+    with store.read() as conn:
+        assert [r.entry_id for r in LOTS_OF.rows(conn, {"b_member_id": "m1"})] == [0, 1, 2, 3, 4]
+
+
+def test_naive_instants_are_refused(store: Store) -> None:
+    naive = {**LOT, "earned_at": dt.datetime(2025, 3, 1, 12, 0)}
+    with pytest.raises(ValueError, match="naive"), store.write() as conn:
+        NEW_LOT.scalar(conn, naive)
+    with pytest.raises(ValueError, match="naive"), store.read() as conn:
+        DUE.scalar(conn, {"b_now": dt.datetime(2025, 3, 1)})
+    assert _raw(store) == []
