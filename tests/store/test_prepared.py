@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, insert, or_, select, text, update
 
 from c360.store import Store
 from c360.store.prepared import Prepared
-from c360.store.schema import loyalty_lots
+from c360.store.schema import identity_edges, loyalty_lots
 
 HANOI = dt.timezone(dt.timedelta(hours=7))
 T0 = dt.datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
@@ -120,3 +120,27 @@ def test_naive_instants_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="naive"), store.read() as conn:
         DUE.scalar(conn, {"b_now": dt.datetime(2025, 3, 1)})
     assert _raw(store) == []
+
+
+def test_values_sqlalchemy_converts_are_converted_both_ways(store: Store) -> None:
+    """Booleans (SQLite keeps 0/1) and floats go in and come back as SQLAlchemy's own path has them."""
+    edge = {
+        "a_type": "email", "a_value": "an@example.com", "b_type": "phone", "b_value": "+84912345678",
+        "profile_id": "p1", "kind": "probabilistic", "live": False, "source": None, "message_id": None,
+        "seen_at": T0, "match_probability": 0.987, "evidence": '{"name": "exact"}',
+    }  # fmt: skip
+    new_edge = Prepared(insert(identity_edges))
+    live_edges = Prepared(select(identity_edges).where(identity_edges.c.live == bindparam("b_live")))
+    with store.write() as conn:
+        new_edge.execute(conn, edge)
+        conn.execute(insert(identity_edges), {**edge, "b_value": "+84912000000", "live": True})
+    with store.read() as conn:
+        by_sqlalchemy = {r.b_value: tuple(r) for r in conn.execute(select(identity_edges))}
+        held = live_edges.rows(conn, {"b_live": False})
+        live = live_edges.rows(conn, {"b_live": True})
+    assert [r.b_value for r in held] == ["+84912345678"]
+    assert [r.b_value for r in live] == ["+84912000000"]
+    assert held[0].live is False
+    assert live[0].live is True
+    assert tuple(held[0]) == by_sqlalchemy["+84912345678"]
+    assert tuple(live[0]) == by_sqlalchemy["+84912000000"]

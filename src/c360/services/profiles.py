@@ -42,6 +42,7 @@ from c360.eventlog.schema import events as log_events
 from c360.lake import EVENT_SCHEMA, Lake
 from c360.settings import Settings
 from c360.store import Store
+from c360.store.prepared import Prepared
 from c360.store.schema import (
     identity_edges,
     identity_merges,
@@ -184,8 +185,10 @@ def search_text(name: str | None, emails: Iterable[str], phones: Iterable[str]) 
 # --- resolving profile ids -------------------------------------------------------------------------------------
 # The statements of one profile's reads, built once with bound parameters: building and hashing a select costs
 # several times what SQLite takes to run it, and a lookup is the API's hottest read.
-_PROFILE: Final = select(identity_profiles).where(identity_profiles.c.profile_id == bindparam("profile_id"))
-_SURVIVOR: Final = (
+# The reads of every lookup run as prepared statements (c360.store.prepared): SQLAlchemy's execution path costs
+# more than SQLite's own work for these primary-key reads, and a lookup answers in about a millisecond.
+_PROFILE: Final = Prepared(select(identity_profiles).where(identity_profiles.c.profile_id == bindparam("profile_id")))
+_SURVIVOR: Final = Prepared(
     select(identity_merges.c.survivor_id)
     .where(identity_merges.c.merged_id == bindparam("merged_id"))
     .order_by(identity_merges.c.merged_at.desc(), identity_merges.c.id.desc())
@@ -199,20 +202,22 @@ _FAMILY_SEED: Final = select(cast(bindparam("profile_id"), identity_merges.c.mer
 _FAMILY_ROWS: Final = _FAMILY_SEED.union(
     select(identity_merges.c.merged_id).where(identity_merges.c.survivor_id == _FAMILY_SEED.c.profile_id)
 )
-_FAMILY: Final = select(_FAMILY_ROWS.c.profile_id)
-_FAMILY_NODES: Final = select(identity_nodes).where(identity_nodes.c.profile_id.in_(_FAMILY))
+_FAMILY: Final = Prepared(select(_FAMILY_ROWS.c.profile_id))
+_FAMILY_NODES: Final = Prepared(
+    select(identity_nodes).where(identity_nodes.c.profile_id.in_(select(_FAMILY_ROWS.c.profile_id)))
+)
 
 
-def _profile_row(conn: Connection, profile_id: str) -> Row[Any] | None:
-    return conn.execute(_PROFILE, {"profile_id": profile_id}).first()
+def _profile_row(conn: Connection, profile_id: str) -> Any | None:
+    return _PROFILE.first(conn, {"profile_id": profile_id})
 
 
 def _survivor_of(conn: Connection, merged_id: str) -> str | None:
-    survivor: str | None = conn.execute(_SURVIVOR, {"merged_id": merged_id}).scalar()
+    survivor: str | None = _SURVIVOR.scalar(conn, {"merged_id": merged_id})
     return survivor
 
 
-def _resolve(conn: Connection, profile_id: str) -> tuple[Row[Any], str | None]:
+def _resolve(conn: Connection, profile_id: str) -> tuple[Any, str | None]:
     """The profile row that ``profile_id`` is now (following merges), and the id asked for when it was merged
     away. A live profile's row wins over a merge record, so an id revived by an unmerge answers as itself."""
     current = profile_id
@@ -238,9 +243,9 @@ def current_profile_id(conn: Connection, profile_id: str) -> str | None:
     return str(row.profile_id)
 
 
-def _resolve_many(conn: Connection, profile_ids: Iterable[str]) -> list[Row[Any]]:
+def _resolve_many(conn: Connection, profile_ids: Iterable[str]) -> list[Any]:
     """The live profiles of ``profile_ids`` (merged ids resolved, unknown ones left out), each once, in order."""
-    rows: dict[str, Row[Any]] = {}
+    rows: dict[str, Any] = {}
     for profile_id in profile_ids:
         try:
             row, _ = _resolve(conn, profile_id)
@@ -252,11 +257,11 @@ def _resolve_many(conn: Connection, profile_ids: Iterable[str]) -> list[Row[Any]
 
 def _family(conn: Connection, profile_id: str) -> list[str]:
     """``profile_id`` and every profile merged into it, directly or through others (in no particular order)."""
-    return list(conn.execute(_FAMILY, {"profile_id": profile_id}).scalars())
+    return [row[0] for row in _FAMILY.rows(conn, {"profile_id": profile_id})]
 
 
 # --- profiles --------------------------------------------------------------------------------------------------
-def _identifier(row: Row[Any]) -> dict[str, Any]:
+def _identifier(row: Any) -> dict[str, Any]:
     return {
         "type": row.id_type,
         "value": row.id_value,
@@ -275,11 +280,11 @@ def _identifier_order(item: Mapping[str, Any]) -> tuple[int, str]:
 
 def _identifiers(conn: Connection, profile_id: str) -> list[dict[str, Any]]:
     """The identifiers of ``profile_id`` and of the profiles merged into it, should a node still name one."""
-    rows = conn.execute(_FAMILY_NODES, {"profile_id": profile_id})
+    rows = _FAMILY_NODES.rows(conn, {"profile_id": profile_id})
     return sorted((_identifier(row) for row in rows), key=_identifier_order)
 
 
-def _profile_dict(conn: Connection, row: Row[Any], merged_from: str | None) -> dict[str, Any]:
+def _profile_dict(conn: Connection, row: Any, merged_from: str | None) -> dict[str, Any]:
     from c360.services.segments import profile_view  # here: it imports the batch engines (~0.5 s)
 
     traits = _parsed(row.traits)
@@ -310,7 +315,7 @@ def get_profile(store: Store, profile_id: str) -> dict[str, Any]:
 # --- lookup ----------------------------------------------------------------------------------------------------
 #: The node of one identifier with its profile's row, when that profile is live (``profile_id`` is null when the
 #: node names a profile that a merge absorbed, which it does until the resolver rewrites it).
-_NODE_AND_PROFILE: Final = (
+_NODE_AND_PROFILE: Final = Prepared(
     select(
         identity_nodes.c.profile_id.label("node_profile_id"),
         identity_nodes.c.held_reason.label("node_held_reason"),
@@ -335,7 +340,7 @@ def _blocked_forms(extra: tuple[str, ...]) -> frozenset[str]:
     return frozenset(forms)
 
 
-def _normalised(field: str, value: str, settings: Settings) -> str:
+def normalised_identifier(field: str, value: str, settings: Settings) -> str:
     """``value`` of lookup parameter ``field`` in the form the resolver stores; InvalidInput naming the field."""
     blocked = _blocked_forms(tuple(settings.identity_blocked_values))
     shown = value if len(value) <= 60 else value[:57] + "..."
@@ -390,12 +395,12 @@ def lookup(
         got = "none" if not given else " and ".join(sorted(given))
         raise InvalidInput(f"give exactly one of {', '.join(LOOKUP_FIELDS)} (got {got})")
     ((field, raw),) = given.items()
-    value = _normalised(field, raw, settings)
+    value = normalised_identifier(field, raw, settings)
     profiles: list[dict[str, Any]] = []
     held: str | None = None
     with store.read() as conn:
         for id_type in LOOKUP_FIELDS[field]:
-            node = conn.execute(_NODE_AND_PROFILE, {"id_type": id_type, "id_value": value}).first()
+            node = _NODE_AND_PROFILE.first(conn, {"id_type": id_type, "id_value": value})
             if node is None:
                 continue
             candidates = [node.node_profile_id] if node.node_profile_id else []

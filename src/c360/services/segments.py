@@ -50,6 +50,7 @@ from c360.segments.definition import (
 from c360.services.compaction import compact
 from c360.services.identity import open_workspace_engine
 from c360.services.segments_realtime import insert_ignore, json_instant, write_changes
+from c360.store.prepared import Prepared
 from c360.store.schema import (
     computed_traits,
     identity_nodes,
@@ -696,10 +697,13 @@ def history(ws: Workspace, profile_id: str) -> list[dict[str, Any]]:
 
 
 # Built once: a profile lookup, the API's hottest read, runs both (building a statement costs ~4x running it).
-_COMPUTED_OF: Final = select(computed_traits.c.traits, computed_traits.c.computed_at).where(
-    computed_traits.c.profile_id == bindparam("b_profile_id")
+# Read for every profile answered: prepared (c360.store.prepared).
+_COMPUTED_OF: Final = Prepared(
+    select(computed_traits.c.traits, computed_traits.c.computed_at).where(
+        computed_traits.c.profile_id == bindparam("b_profile_id")
+    )
 )
-_SEGMENTS_OF: Final = (
+_SEGMENTS_OF: Final = Prepared(
     select(segment_memberships.c.segment)
     .where(segment_memberships.c.profile_id == bindparam("b_profile_id"), segment_memberships.c.exited_at.is_(None))
     .order_by(segment_memberships.c.segment)
@@ -708,8 +712,8 @@ _SEGMENTS_OF: Final = (
 
 def profile_view(conn: Connection, profile_id: str) -> dict[str, Any]:
     """The computed traits and current segments of one profile, for the unified profile."""
-    traits = conn.execute(_COMPUTED_OF, {"b_profile_id": profile_id}).first()
-    names = conn.execute(_SEGMENTS_OF, {"b_profile_id": profile_id}).scalars().all()
+    traits = _COMPUTED_OF.first(conn, {"b_profile_id": profile_id})
+    names = [row[0] for row in _SEGMENTS_OF.rows(conn, {"b_profile_id": profile_id})]
     return {
         "computed_traits": orjson.loads(traits[0]) if traits else {},
         "computed_at": traits[1].isoformat() if traits else None,

@@ -33,6 +33,7 @@ class _Compiled:
     positions: tuple[str, ...] | None  # bind names in order for a positional paramstyle (SQLite's qmark)
     fixed: Mapping[str, Any]  # values the statement itself carries (``state = 'active'``)
     times: tuple[str, ...]  # the binds that take a timestamp (checked for a zone; SQLite's stored as text)
+    converters: Mapping[str, Callable[[Any], Any]]  # other binds whose type converts values (Boolean, JSON)
     make_row: Callable[[Sequence[Any]], Any] | None
     sqlite: bool
 
@@ -107,27 +108,59 @@ def _compile(statement: ClauseElement, conn: Connection, keys: tuple[str, ...]) 
     compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
     assert isinstance(compiled, SQLCompiler)
     sqlite = conn.dialect.name == "sqlite"
-    fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+    # The statement's own values, converted once as the given ones are at each run.
+    fixed = {
+        name: _fixed(bind.effective_value, bind.type, conn.dialect, sqlite)
+        for name, bind in compiled.binds.items()
+        if not bind.required
+    }
     # Binds of a type SQLAlchemy could not tell (NullType) are checked too: a timestamp may be among them.
     times = tuple(
         name for name, bind in compiled.binds.items() if isinstance(bind.type, UTCDateTime | NullType) and bind.required
     )
+    converters = {
+        name: convert
+        for name, bind in compiled.binds.items()
+        if bind.required and name not in times and (convert := _processor(bind.type, conn.dialect, bind=True))
+    }
     positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
     columns = list(getattr(statement, "selected_columns", None) or getattr(statement, "_returning", ()) or ())
-    make_row = _row_maker([c.key for c in columns], [isinstance(c.type, UTCDateTime) for c in columns], sqlite)
-    return _Compiled(compiled.string, positions, fixed, times, make_row if columns else None, sqlite)
+    readers = [
+        (_sqlite_time if sqlite else _utc) if isinstance(c.type, UTCDateTime) else _processor(c.type, conn.dialect)
+        for c in columns
+    ]
+    make_row = _row_maker([c.key for c in columns], readers)
+    return _Compiled(compiled.string, positions, fixed, times, converters, make_row if columns else None, sqlite)
 
 
-def _row_maker(names: list[str], is_time: list[bool], sqlite: bool) -> Callable[[Sequence[Any]], Any]:
+def _fixed(value: Any, column_type: Any, dialect: Any, sqlite: bool) -> Any:
+    if value is None:
+        return None
+    if type(value) is dt.datetime:
+        return _instant(value, sqlite)
+    convert = _processor(column_type, dialect, bind=True)
+    return convert(value) if convert is not None else value
+
+
+def _processor(column_type: Any, dialect: Any, *, bind: bool = False) -> Callable[[Any], Any] | None:
+    """SQLAlchemy's own conversion of values of ``column_type`` to (``bind``) or from the database, if any."""
+    impl = column_type.dialect_impl(dialect)
+    try:
+        found = impl.bind_processor(dialect) if bind else impl.result_processor(dialect, None)
+    except TypeError:  # a processor that needs the result's column type (PostgreSQL's numerics): the driver's own
+        return None
+    return found  # type: ignore[no-any-return]
+
+
+def _row_maker(names: list[str], readers: list[Callable[[Any], Any] | None]) -> Callable[[Sequence[Any]], Any]:
     row_type = _row_type(tuple(names))
-    times = [i for i, flag in enumerate(is_time) if flag]
-    if not times:
+    converted = [(i, read) for i, read in enumerate(readers) if read is not None]
+    if not converted:
         return row_type._make  # type: ignore[no-any-return]
-    read = _sqlite_time if sqlite else _utc
 
     def make(values: Sequence[Any]) -> Any:
         out = list(values)
-        for i in times:
+        for i, read in converted:
             if out[i] is not None:
                 out[i] = read(out[i])
         return row_type._make(out)
@@ -159,6 +192,8 @@ def _values(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
         params = {**compiled.fixed, **params}
     if compiled.times:
         params = {**params, **{name: _instant(params[name], compiled.sqlite) for name in compiled.times}}
+    if compiled.converters:
+        params = {**params, **{name: convert(params[name]) for name, convert in compiled.converters.items()}}
     if compiled.sqlite:
         assert compiled.positions is not None
         return tuple([params[name] for name in compiled.positions])
