@@ -12,7 +12,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from c360.store.schema import loyalty_entries, loyalty_members, loyalty_redemptions
+from c360.services.processing import processor_for
+from c360.store.schema import identity_nodes, loyalty_entries, loyalty_members, loyalty_redemptions
 from c360.workspace import Workspace
 from tests.api.conftest import TestClient, bearer, client_for, new_key
 from tests.identity_rows import AN, AN_OLDER, BICH, HELD_PHONE, write_identity_rows
@@ -216,12 +217,6 @@ def test_unknown_and_ambiguous_members(
     ws: Workspace, api: TestClient, write: dict[str, str], read: dict[str, str]
 ) -> None:
     before = books(ws)
-    refused(
-        api.post("/v1/loyalty/members", json={"member": "email:nobody@x.vn"}, headers=write),
-        404,
-        "not_found",
-        "nobody@x.vn",
-    )
     refused(api.post("/v1/loyalty/members", json={"member": "prof_nobody"}, headers=write), 404, "not_found")
     refused(
         api.post("/v1/loyalty/members", json={"member": f"phone:{HELD_PHONE}"}, headers=write),
@@ -266,6 +261,70 @@ def test_a_referral_code(api: TestClient, write: dict[str, str]) -> None:
     code = enrol(api, write)["referral_code"]
     response = api.post("/v1/loyalty/members", json={"member": BICH, "referral_code": code.lower()}, headers=write)
     assert response.status_code == 201, response.text
+
+
+def _member_rows(ws: Workspace) -> list[tuple[str, str, int | None]]:
+    with ws.store.read() as conn:
+        return [
+            (r.member_id, r.profile_id, r.birth_month)
+            for r in conn.execute(select(loyalty_members).order_by(loyalty_members.c.member_id))
+        ]
+
+
+def test_a_new_customer_enrols_by_phone_through_the_event_log(
+    ws: Workspace, api: TestClient, write: dict[str, str], read: dict[str, str]
+) -> None:
+    """No profile has the phone yet: the enrolment is logged (202), and once the processor has stitched it the
+    identifier's new profile is the member; asking again (a till's retry) enrols no one twice."""
+    before = _member_rows(ws)
+    logged = ws.log.count()
+    body = {"member": "phone:0933 456 789", "birth_month": 5}
+    first = api.post("/v1/loyalty/members", json=body, headers=write)
+    assert first.status_code == 202, first.text
+    answer = first.json()
+    assert answer["status"] == "pending"
+    assert answer["identifier"] == {"type": "phone", "value": "+84933456789"}
+    retry = api.post("/v1/loyalty/members", json={"member": "phone:+84933456789"}, headers=write)
+    assert retry.status_code == 202
+    assert ws.log.count() == logged + 2  # both durable before the answers
+    assert _member_rows(ws) == before  # enrolled only once stitched
+    refused(api.get("/v1/loyalty/members/phone%3A0933456789", headers=read), 404, "not_found")
+
+    processor_for(ws).run_until_idle()
+    member = state(api, read, "phone:0933456789")
+    added = sorted(set(_member_rows(ws)) - set(before))
+    assert added == [(member["member_id"], member["profile_id"], 5)]
+    with ws.store.read() as conn:
+        phone_profile = conn.execute(
+            select(identity_nodes.c.profile_id).where(
+                identity_nodes.c.id_type == "phone", identity_nodes.c.id_value == "+84933456789"
+            )
+        ).scalar_one()
+    assert member["profile_id"] == phone_profile
+    again = api.post("/v1/loyalty/members", json={"member": "phone:0933456789"}, headers=write)
+    assert again.status_code == 200
+    assert again.json()["member_id"] == member["member_id"]
+    assert len(_member_rows(ws)) == len(before) + 1
+
+
+def test_a_new_customer_with_a_bad_referral_code_or_identifier_is_refused_before_logging(
+    ws: Workspace, api: TestClient, write: dict[str, str]
+) -> None:
+    logged = ws.log.count()
+    answer = refused(
+        api.post("/v1/loyalty/members", json={"member": "email:new@x.vn", "referral_code": "NOPE1234"}, headers=write),
+        422,
+        "invalid_input",
+        "referral_code",
+    )
+    assert answer["message"].startswith("referral_code")
+    refused(
+        api.post("/v1/loyalty/members", json={"member": "phone:12"}, headers=write),
+        422,
+        "invalid_input",
+        "not a valid phone number",
+    )
+    assert ws.log.count() == logged
 
 
 # --- orders and refunds ----------------------------------------------------------------------------------------------

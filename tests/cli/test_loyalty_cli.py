@@ -487,6 +487,30 @@ def test_members_by_identifier(loyalty: Invoke, ws: Workspace) -> None:
     assert (nobody.exit_code, nobody.stderr.strip()) == (5, "error: no profile has email nobody@example.vn")
 
 
+def test_a_new_customer_enrols_by_an_identifier_no_profile_has(loyalty: Invoke, ws: Workspace) -> None:
+    """The enrolment goes through the event log and the processor; the member is the identifier's new profile."""
+    from sqlalchemy import select
+
+    from c360.store.schema import identity_nodes
+
+    enrolled = _json(loyalty("enrol", "phone:0933 456 789", "--birth-month", "4", "--json"))
+    with ws.store.read() as conn:
+        profile_id = conn.execute(
+            select(identity_nodes.c.profile_id).where(
+                identity_nodes.c.id_type == "phone", identity_nodes.c.id_value == "+84933456789"
+            )
+        ).scalar_one()
+    assert enrolled["profile_id"] == profile_id
+    assert _state(loyalty, "phone:+84 933 456 789")["member_id"] == enrolled["member_id"]
+    assert _json(loyalty("enrol", "phone:0933456789", "--json")) == enrolled  # again: nothing changes
+    bad = loyalty("enrol", "email:new@example.vn", "--referral-code", "NOPE")
+    assert bad.exit_code == 2
+    assert "referral_code" in bad.stderr
+    unknown = loyalty("enrol", "email:new@example.vn", "--birth-month", "13")
+    assert unknown.exit_code == 2
+    assert "birth_month" in unknown.stderr
+
+
 def test_every_loyalty_command_explains_itself(run_main: Invoke) -> None:
     result = run_main("loyalty", "--help", env=WIDE)
     assert result.exit_code == 0

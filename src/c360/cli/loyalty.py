@@ -359,10 +359,23 @@ def enrol(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Enrol a profile in the program (enrolling a member again changes nothing) and print its member id."""
+    """Enrol a profile in the program (enrolling a member again changes nothing) and print its member id.
+
+    An identifier that no profile holds yet (a new customer's phone) is enrolled through the event log, as the API
+    does it: the enrolment is logged, the log applied (`c360 process`), and the identifier's new profile enrolled."""
+    from c360.services.loyalty.enrolment import enrol_later, enrols_later
+    from c360.services.processing import processor_for
+
     with open_workspace(workspace) as ws:
         loyalty = _loyalty(ws)
-        profile_id = _profile_id(ws, member)
+        try:
+            profile_id = _profile_id(ws, member)
+        except NotFound:
+            if not enrols_later(member):
+                raise
+            enrol_later(ws, member, birth_month=birth_month, referral_code=referral_code)
+            processor_for(ws).run_until_idle()
+            profile_id = _profile_id(ws, member)
         member_id = loyalty.enrol(profile_id, birth_month=birth_month, referral_code=referral_code)
         state = loyalty.state(member_id, history=0)
     if as_json:

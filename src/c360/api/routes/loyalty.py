@@ -29,6 +29,7 @@ from c360.loyalty.program import Program, ProgramError, load_program
 from c360.loyalty.rules import Order, OrderLine
 from c360.services.keys import ApiKey
 from c360.services.loyalty import Loyalty, RefundLine, Result, program_path, reports
+from c360.services.loyalty.enrolment import enrol_later, enrols_later
 from c360.services.loyalty.members import profile_for
 from c360.store.schema import loyalty_members, loyalty_orders
 from c360.store.types import utcnow
@@ -212,8 +213,23 @@ class Transfer(_Body):
 def enrol(
     body: Enrol, response: Response, workspace: WorkspaceDep, _key: WriteKey, loyalty: LoyaltyDep
 ) -> dict[str, Any]:
-    """Enrol a profile (201); one that is a member already answers 200 with its state, unchanged."""
-    profile_id = _profile_id(loyalty, workspace, body.member)
+    """Enrol a profile (201); one that is a member already answers 200 with its state, unchanged. An identifier
+    that no profile holds yet (`phone:0912...` of a new customer at a till) answers 202: the enrolment is logged
+    durably and the event processor enrols the profile the identity graph gives it, usually within a second."""
+    try:
+        profile_id = _profile_id(loyalty, workspace, body.member)
+    except NotFound:
+        if not enrols_later(body.member):
+            raise
+        pending = enrol_later(workspace, body.member, birth_month=body.birth_month, referral_code=body.referral_code)
+        response.status_code = 202
+        return {
+            "status": "pending",
+            "message_id": pending.message_id,
+            "identifier": {"type": pending.id_type, "value": pending.id_value},
+            "detail": f"no profile had {pending.id_type} {pending.id_value}: the enrolment is logged and completes "
+            "when the event processor has stitched it",
+        }
     try:
         loyalty.member_id_for(profile_id)
         response.status_code = 200

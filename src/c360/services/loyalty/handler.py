@@ -1,5 +1,5 @@
-"""The event processor's loyalty handler: orders earn, refunds reverse, event rules pay, identity merges fold
-accounts together — inside the processor's transaction, after the identity handler has stitched the batch.
+"""The event processor's loyalty handler: orders earn, refunds reverse, event rules pay, enrolments of new
+customers (``Loyalty Member Enrolled``, services.loyalty.enrolment) enrol, identity merges fold accounts together — inside the processor's transaction, after the identity handler has stitched the batch.
 
 An order's member is the profile its identifiers belong to once stitched (user id first, then email, phone ...).
 Money arrives in major units as Segment clients send it (``total: 1250000`` VND, ``19.99`` USD) and is turned
@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, exists, select
 
 from c360.domain.money import to_minor
-from c360.errors import NotFound
+from c360.errors import InvalidInput, NotFound
 from c360.identity.extract import Extractor
 from c360.loyalty.rules import Order, OrderLine
 from c360.services.loyalty import operations as ops
 from c360.services.loyalty.books import Books
+from c360.services.loyalty.enrolment import ENROLLED
 from c360.services.loyalty.operations import Context, RefundLine
 from c360.services.profiles import current_profile_id
 from c360.store.schema import identity_merges, identity_nodes, identity_profiles, loyalty_members
@@ -59,6 +60,8 @@ class LoyaltyHandler:
                 self._order(books, event)
             elif name == ORDER_REFUNDED:
                 self._refund(books, event)
+            elif name == ENROLLED:
+                self._enrol(books, event)
             elif name in self.rule_events:
                 profile_id = self._profile(conn, message)
                 if profile_id is not None:
@@ -79,6 +82,22 @@ class LoyaltyHandler:
             if row is not None and row.profile_id is not None:
                 return str(row.profile_id)
         return None
+
+    def _enrol(self, books: Books, event: ProcessedEvent) -> None:
+        """An enrolment by an identifier no profile held when it was asked for (services.loyalty.enrolment):
+        stitched by now, so its profile is the identifier's."""
+        profile_id = self._profile(books.conn, event.message)
+        if profile_id is None:  # its identifier is held back (a shared phone): no one person to enrol
+            log.info("enrolment %s names no single profile: skipped", event.raw.message_id)
+            return
+        props = event.message.get("properties") or {}
+        month = props.get("birthMonth")
+        birth_month = month if isinstance(month, int) and 1 <= month <= 12 else None
+        code = props.get("referralCode")
+        try:
+            ops.enrol(books, self.ctx, profile_id, birth_month=birth_month, referral_code=code or None)
+        except InvalidInput:  # the referral code was checked when asked; should its member be gone, enrol alone
+            ops.enrol(books, self.ctx, profile_id, birth_month=birth_month)
 
     def _order(self, books: Books, event: ProcessedEvent) -> None:
         props = event.message.get("properties") or {}
