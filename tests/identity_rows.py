@@ -362,3 +362,18 @@ def populate(ws: Workspace) -> None:
     ws.log.prune(ws.lake.watermark())
     _append(ws, log_messages())
     write_identity_rows(ws.store)
+
+
+def node_profile(store: Store, id_type: str, id_value: str) -> str | None:
+    """The profile the identity map gives identifier ``id_type:id_value`` (normalised), None when none does."""
+    from sqlalchemy import select
+
+    from c360.store.schema import identity_nodes
+
+    with store.read() as conn:
+        found: str | None = conn.execute(
+            select(identity_nodes.c.profile_id).where(
+                identity_nodes.c.id_type == id_type, identity_nodes.c.id_value == id_value
+            )
+        ).scalar_one_or_none()
+    return found

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from c360.services.processing import processor_for
-from c360.store.schema import identity_nodes, loyalty_entries, loyalty_members, loyalty_redemptions
+from c360.store.schema import loyalty_entries, loyalty_members, loyalty_redemptions
 from c360.workspace import Workspace
 from tests.api.conftest import TestClient, bearer, client_for, new_key
-from tests.identity_rows import AN, AN_OLDER, BICH, HELD_PHONE, write_identity_rows
+from tests.identity_rows import AN, AN_OLDER, BICH, HELD_PHONE, node_profile, write_identity_rows
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "c360" / "loyalty" / "example.yaml"
 NOW = dt.datetime(2026, 3, 10, 5, tzinfo=dt.UTC)  # in the Skincare month: x2 on Chăm sóc da
@@ -294,12 +294,7 @@ def test_a_new_customer_enrols_by_phone_through_the_event_log(
     member = state(api, read, "phone:0933456789")
     added = sorted(set(_member_rows(ws)) - set(before))
     assert added == [(member["member_id"], member["profile_id"], 5)]
-    with ws.store.read() as conn:
-        phone_profile = conn.execute(
-            select(identity_nodes.c.profile_id).where(
-                identity_nodes.c.id_type == "phone", identity_nodes.c.id_value == "+84933456789"
-            )
-        ).scalar_one()
+    phone_profile = node_profile(ws.store, "phone", "+84933456789")
     assert member["profile_id"] == phone_profile
     again = api.post("/v1/loyalty/members", json={"member": "phone:0933456789"}, headers=write)
     assert again.status_code == 200

@@ -489,17 +489,10 @@ def test_members_by_identifier(loyalty: Invoke, ws: Workspace) -> None:
 
 def test_a_new_customer_enrols_by_an_identifier_no_profile_has(loyalty: Invoke, ws: Workspace) -> None:
     """The enrolment goes through the event log and the processor; the member is the identifier's new profile."""
-    from sqlalchemy import select
-
-    from c360.store.schema import identity_nodes
+    from tests.identity_rows import node_profile
 
     enrolled = _json(loyalty("enrol", "phone:0933 456 789", "--birth-month", "4", "--json"))
-    with ws.store.read() as conn:
-        profile_id = conn.execute(
-            select(identity_nodes.c.profile_id).where(
-                identity_nodes.c.id_type == "phone", identity_nodes.c.id_value == "+84933456789"
-            )
-        ).scalar_one()
+    profile_id = node_profile(ws.store, "phone", "+84933456789")
     assert enrolled["profile_id"] == profile_id
     assert _state(loyalty, "phone:+84 933 456 789")["member_id"] == enrolled["member_id"]
     assert _json(loyalty("enrol", "phone:0933456789", "--json")) == enrolled  # again: nothing changes
