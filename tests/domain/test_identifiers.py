@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from c360.domain.identifiers import (
     DEFAULT_LIMITS,
     IdentifierType,
+    _valid_vietnamese,
     _vietnamese_e164,
     is_blocked,
     name_keys,
@@ -143,3 +144,19 @@ def test_priorities_and_limits_follow_the_design() -> None:
     assert order == ["user_id", "email", "phone", "loyalty_card", "external_id", "device_id", "anonymous_id"]
     assert DEFAULT_LIMITS[IdentifierType.USER_ID] == 1
     assert all(limit == 5 for t, limit in DEFAULT_LIMITS.items() if t is not IdentifierType.USER_ID)
+
+
+@settings(max_examples=2000)
+@given(st.text("0123456789", min_size=1, max_size=12).filter(lambda d: not d.startswith("0")))
+def test_the_vietnamese_validity_check_is_phonenumbers_own(national: str) -> None:
+    number = phonenumbers.PhoneNumber(country_code=84, national_number=int(national))
+    assert _valid_vietnamese(national) == phonenumbers.is_valid_number(number)
+
+
+@pytest.mark.parametrize(
+    "national",
+    ["912345678", "2838123456", "18001234", "1900123456", "672123456", "1991234", "6912345", "1210123456", "121012345"],
+)
+def test_the_vietnamese_validity_check_on_every_number_type(national: str) -> None:
+    number = phonenumbers.PhoneNumber(country_code=84, national_number=int(national))
+    assert _valid_vietnamese(national) == phonenumbers.is_valid_number(number)
