@@ -166,6 +166,7 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         "match_threshold_upper": "0.9",
         "match_threshold_lower": "0.7",
         "match_max_pairs": "5000",
+        "match_u_pairs": "4000",
         "loyalty_lot_order": "oldest_first",
         "workspace": str(tmp_path),
     }

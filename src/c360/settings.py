@@ -141,7 +141,12 @@ class Settings(BaseSettings):
     match_max_pairs: int = Field(
         default=1_000_000,
         ge=1_000,
-        description="Probabilistic matching: record pairs sampled to train the model (u by sampling, m by EM).",
+        description="Probabilistic matching: record pairs each round of EM trains m on, at most.",
+    )
+    match_u_pairs: int = Field(
+        default=250_000,
+        ge=1_000,
+        description="Probabilistic matching: random record pairs whose comparisons estimate u.",
     )
     loyalty_lot_order: Literal["soonest_expiring", "oldest_first"] = Field(
         default="soonest_expiring",

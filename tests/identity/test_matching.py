@@ -644,7 +644,11 @@ def test_em_that_underflows_is_run_again_with_fewer_iterations(
 
 @pytest.mark.parametrize(
     ("changes", "field"),
-    [({"threshold_lower": 0.99, "threshold_upper": 0.9}, "threshold_lower"), ({"max_pairs": 0}, "max_pairs")],
+    [
+        ({"threshold_lower": 0.99, "threshold_upper": 0.9}, "threshold_lower"),
+        ({"max_pairs": 0}, "max_pairs"),
+        ({"u_pairs": 0}, "u_pairs"),
+    ],
 )
 def test_settings_are_checked(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput) as raised:

@@ -75,6 +75,7 @@ def match_settings(settings: Settings) -> MatchSettings:
         threshold_upper=settings.match_threshold_upper,
         threshold_lower=settings.match_threshold_lower,
         max_pairs=settings.match_max_pairs,
+        u_pairs=settings.match_u_pairs,
     )
 
 

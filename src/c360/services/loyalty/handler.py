@@ -1,5 +1,6 @@
 """The event processor's loyalty handler: orders earn, refunds reverse, event rules pay, enrolments of new
-customers (``Loyalty Member Enrolled``, services.loyalty.enrolment) enrol, identity merges fold accounts together — inside the processor's transaction, after the identity handler has stitched the batch.
+customers (``Loyalty Member Enrolled``, services.loyalty.enrolment) enrol, identity merges fold accounts
+together — inside the processor's transaction, after the identity handler has stitched the batch.
 
 An order's member is the profile its identifiers belong to once stitched (user id first, then email, phone ...).
 Money arrives in major units as Segment clients send it (``total: 1250000`` VND, ``19.99`` USD) and is turned
