@@ -30,7 +30,7 @@ from c360.domain.names_vi import (
 )
 from c360.engines import Engine, open_engine
 from c360.errors import InvalidInput
-from c360.identity.matching import MATCH_SCHEMA, RECORD_COLUMNS, MatchSettings, match_records
+from c360.identity.matching import MATCH_SCHEMA, RECORD_COLUMNS, MatchSettings, match_records, u_buckets
 
 RECORDS_SCHEMA = pa.schema([(column, pa.string()) for column in RECORD_COLUMNS])
 COMPARISONS = ["name", "birth_date", "address", "national_id", "phone", "email"]
@@ -689,3 +689,22 @@ def test_spark_finds_the_same_pairs_as_duckdb(duckdb_engine: Engine, spark_engin
         assert scores(spark)[key]["evidence"] == row["evidence"]
         # EM sums in another order on each engine, and u is sampled with each engine's hash: close, not equal.
         assert scores(spark)[key]["match_weight"] == pytest.approx(row["match_weight"], abs=0.5)
+
+
+def _pairs_within(n_rows: int, buckets: int) -> int:
+    """Pairs inside ``buckets`` groups of ``n_rows`` records dealt round-robin (as ``row_number() % buckets``)."""
+    size, extra = divmod(n_rows, buckets)
+    return extra * (size + 1) * size // 2 + (buckets - extra) * size * (size - 1) // 2
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "u_pairs"),
+    [(2, 250_000), (3_000, 250_000), (10_000, 250_000), (100_000, 250_000), (1_000_000, 250_000), (4_000_000, 1_000)],
+)
+def test_the_random_groups_for_u_always_make_pairs(n_rows: int, u_pairs: int) -> None:
+    """More groups than half the records would leave most alone in theirs: a million records and 250,000 wanted
+    pairs once made 2,000,000 groups of one record and no pair at all (u from nothing, recall 0.70)."""
+    pairs = _pairs_within(n_rows, u_buckets(n_rows, u_pairs))
+    everything = n_rows * (n_rows - 1) // 2
+    assert pairs >= min(everything, u_pairs // 2, n_rows // 2)
+    assert pairs <= max(2 * u_pairs, n_rows)

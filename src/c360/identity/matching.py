@@ -534,12 +534,17 @@ def match_records(engine: Engine, records: str, settings: MatchSettings) -> pa.T
     return matches
 
 
+def u_buckets(n_rows: int, u_pairs: int) -> int:
+    """How many random groups the records fall into for u: n records dealt round-robin into b groups make about
+    n^2 / 2b pairs within them. At least two records a group: with more groups than half the records, most would
+    hold one record and make no pair at all (so a million records give at least ~500,000 pairs)."""
+    return max(1, min(n_rows // 2, round(n_rows * n_rows / (2 * u_pairs))))
+
+
 def _prepare(engine: Engine, db_api: DatabaseAPISubClass, records: str, n_rows: int, settings: MatchSettings) -> str:
     """The table Splink reads (``records``, the capped blocking keys and the random buckets), with c360's term
     frequencies put in Splink's cache, which every linker on ``db_api`` shares."""
-    # n records in b buckets make about n^2 / 2b pairs within them.
-    buckets = max(1, round(n_rows * n_rows / (2 * settings.u_pairs)))
-    engine.materialize(PREPARED, _prepared_sql(records, buckets, settings.seed))
+    engine.materialize(PREPARED, _prepared_sql(records, u_buckets(n_rows, settings.u_pairs), settings.seed))
     linker = Linker(db_api.register(PREPARED), _settings(0.5), log_level=None)
     descriptions = f"{PREPARED}_descriptions"
     engine.materialize(descriptions, _descriptions_sql(PREPARED))
