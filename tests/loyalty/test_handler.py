@@ -163,3 +163,25 @@ def test_the_program_in_the_docs_is_a_valid_program() -> None:
     block = re.findall(r"```yaml\n(.*?)```", text, re.S)[0]
     program = parse_program(yaml.safe_load(block))
     assert [t.name for t in program.tiers.levels] == ["Member", "Silver", "Gold", "Diamond"]
+
+
+def test_enrolment_events_enrol_their_identifiers_profile_and_never_a_shared_phones(ws: Workspace) -> None:
+    """`Loyalty Member Enrolled` (logged for a customer no profile knew): the profile its identifier is stitched
+    to is enrolled; a phone held back by the fan-out guard names no one, and its event enrols nobody."""
+    from c360.services.loyalty.enrolment import enrolment_message
+
+    send(ws, "loyalty", enrolment_message("user_id", "u9", birth_month=7, referral_code=None, message_id="e1"))
+    email = enrolment_message("email", "New@Example.vn", birth_month=None, referral_code=None, message_id="e2")
+    email["properties"]["referralCode"] = 42  # a hand-made event: not a code, ignored
+    send(ws, "loyalty", email)
+    household = ["Nguyễn Văn An", "Trần Thị Bích", "Lê Văn Cường", "Phạm Thị Dung"]
+    for i, name in enumerate(household):
+        send(ws, "pos", identify(f"h{i}", i, userId=f"h{i}", traits={"phone": "0901 111 222", "name": name}))
+    send(ws, "loyalty", enrolment_message("phone", "0901111222", birth_month=None, referral_code=None, message_id="e3"))
+    process(ws)
+    with ws.store.read() as conn:
+        members = {r.profile_id: r.birth_month for r in conn.execute(select(loyalty_members))}
+    from c360.services.profiles import lookup
+
+    by_email = lookup(ws.store, ws.settings, email="new@example.vn")["profiles"]
+    assert members == {profile_of(ws, "u9"): 7, by_email[0]["profile_id"]: None}

@@ -71,8 +71,10 @@ class LoyaltyHandler:
                         books.now,
                     )  # fmt: skip
 
-    def _profile(self, conn: Connection, message: dict[str, Any]) -> str | None:
+    def _profile(self, conn: Connection, message: dict[str, Any], *, skip: tuple[str, ...] = ()) -> str | None:
         for occurrence in self.extractor(message).occurrences:
+            if occurrence.id_type in skip:
+                continue
             row = conn.execute(
                 select(identity_nodes.c.profile_id).where(
                     identity_nodes.c.id_type == occurrence.id_type,
@@ -86,15 +88,15 @@ class LoyaltyHandler:
 
     def _enrol(self, books: Books, event: ProcessedEvent) -> None:
         """An enrolment by an identifier no profile held when it was asked for (services.loyalty.enrolment):
-        stitched by now, so its profile is the identifier's."""
-        profile_id = self._profile(books.conn, event.message)
+        stitched by now, so its profile is the identifier's (not the one-off anonymous id the event carries)."""
+        profile_id = self._profile(books.conn, event.message, skip=("anonymous_id",))
         if profile_id is None:  # its identifier is held back (a shared phone): no one person to enrol
             log.info("enrolment %s names no single profile: skipped", event.raw.message_id)
             return
         props = event.message.get("properties") or {}
         month = props.get("birthMonth")
         birth_month = month if isinstance(month, int) and 1 <= month <= 12 else None
-        code = props.get("referralCode")
+        code = props.get("referralCode") if isinstance(props.get("referralCode"), str) else None
         try:
             ops.enrol(books, self.ctx, profile_id, birth_month=birth_month, referral_code=code or None)
         except InvalidInput:  # the referral code was checked when asked; should its member be gone, enrol alone
