@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 from sqlalchemy import Connection, Table, delete, insert, select
 
+from c360.domain.timestamps import from_micros
 from c360.engines import Engine, open_engine
 from c360.identity import graph_sql as q
 from c360.identity import profiles_sql as ps
@@ -237,7 +238,8 @@ def _profile_rows(engine: Engine, settings: Settings, now: Any) -> Iterator[dict
         micros = batch.column("ts").cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_pylist()
         columns = [batch.column(name).to_pylist() for name in ("profile_id", "source", "message_id")]
         traits_text, context_text = batch.column("traits").to_pylist(), batch.column("context_traits").to_pylist()
-        first_seen, first_message = batch.column("first_seen_at"), batch.column("first_message_id")
+        first_seen = batch.column("first_seen_at").cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_pylist()
+        first_message = batch.column("first_message_id").to_pylist()
         for i, (profile_id, source, message_id) in enumerate(zip(*columns, strict=True)):
             if profile_id != current:
                 if current is not None:
@@ -245,8 +247,8 @@ def _profile_rows(engine: Engine, settings: Settings, now: Any) -> Iterator[dict
                 current = profile_id
                 head = {
                     "profile_id": profile_id,
-                    "first_seen_at": first_seen[i].as_py(),
-                    "first_message_id": first_message[i].as_py(),
+                    "first_seen_at": from_micros(first_seen[i]),
+                    "first_message_id": first_message[i],
                 }
                 traits = Traits()
             if (rank := ranks.get(source)) is None:
