@@ -13,7 +13,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select
 from sqlalchemy.exc import StatementError
 
 from c360.store import Database, open_database
-from c360.store.types import UTCDateTime, utcnow
+from c360.store.types import UTCDateTime, sqlite_text, utcnow
 
 test_metadata = MetaData()
 times = Table(
@@ -94,3 +94,18 @@ def test_any_aware_instant_round_trips(db: Database) -> None:
         assert back.utcoffset() == dt.timedelta(0)
 
     check()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1, 1, 2), timezones=st.sampled_from([dt.UTC, SAIGON])))
+def test_sqlite_text_is_what_sqlalchemy_stores(value: dt.datetime) -> None:
+    """The bulk and prepared writes store this text; SQLAlchemy's own INSERT must have stored the same."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine("sqlite://")
+    test_metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(times).values(id=1, at=value))
+        stored = conn.execute(text("SELECT at FROM test_times")).scalar_one()
+    engine.dispose()
+    assert sqlite_text(value) == stored

@@ -18,10 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Boolean, Connection, Table
 
-from c360.store.types import UTCDateTime
-
-#: SQLAlchemy's storage format for DATETIME on SQLite; the text sorts and compares as the instants do.
-SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+from c360.store.types import UTCDateTime, sqlite_text
 
 
 def insert_arrow(conn: Connection, table: Table, data: pa.Table | pa.RecordBatch) -> int:
@@ -92,7 +89,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 def _sqlite_instant(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return _aware(value).astimezone(dt.UTC).strftime(SQLITE_DATETIME)  # type: ignore[union-attr]
+    return sqlite_text(_aware(value))  # type: ignore[arg-type]
 
 
 def _boolean(value: Any) -> bool | None:

@@ -35,5 +35,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+def sqlite_text(value: dt.datetime) -> str:
+    """What SQLAlchemy's SQLite DATETIME stores for the zone-aware ``value``: its UTC time as
+    ``2026-01-01 00:00:00.000000``, text that sorts and compares as the instants do."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
