@@ -61,6 +61,10 @@ class MessageIdentity:
     national_id: str | None
 
 
+#: Identifiers a message carries in its traits (or context.traits): the identifier type and the trait's key.
+TRAIT_IDENTIFIERS: Final = {"email": "email", "phone": "phone", "loyalty_card": "loyaltyCard"}
+
+
 def raw_identifiers(message: dict[str, Any]) -> list[tuple[str, str]]:
     """(kind, raw value) pairs, as ``raw_ids_sql`` reads them."""
     out: list[tuple[str, str]] = []
@@ -78,7 +82,7 @@ def raw_identifiers(message: dict[str, Any]) -> list[tuple[str, str]]:
     if message.get("type") == "alias":
         add("anonymous_id", message.get("previousId"))
     add("device_id", _path(context, "device", "id"))
-    for kind, key in (("email", "email"), ("phone", "phone"), ("loyalty_card", "loyaltyCard")):
+    for kind, key in TRAIT_IDENTIFIERS.items():
         add(kind, _path(traits, key))
         add(kind, _path(context, "traits", key))
     for i in range(EXTERNAL_IDS_READ):

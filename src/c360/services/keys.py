@@ -72,8 +72,7 @@ def create_api_key(store: Store, scope: str, *, name: str = "", actor: str = "cl
     return key, ApiKey(key_id, name or f"{scope} key", scope, prefix)
 
 
-# Built once: every API request runs it (building a statement costs SQLAlchemy more than running it).
-# Run at every request: prepared (c360.store.prepared), as SQLAlchemy's execution costs more than the read.
+# Every API request runs it: prepared (c360.store.prepared), as SQLAlchemy's execution costs more than the read.
 _KEY_BY_HASH: Final = Prepared(
     select(api_keys.c.id, api_keys.c.name, api_keys.c.scope, api_keys.c.prefix).where(
         (api_keys.c.key_hash == bindparam("b_hash")) & api_keys.c.revoked_at.is_(None)

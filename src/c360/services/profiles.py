@@ -183,8 +183,6 @@ def search_text(name: str | None, emails: Iterable[str], phones: Iterable[str]) 
 
 
 # --- resolving profile ids -------------------------------------------------------------------------------------
-# The statements of one profile's reads, built once with bound parameters: building and hashing a select costs
-# several times what SQLite takes to run it, and a lookup is the API's hottest read.
 # The reads of every lookup run as prepared statements (c360.store.prepared): SQLAlchemy's execution path costs
 # more than SQLite's own work for these primary-key reads, and a lookup answers in about a millisecond.
 _PROFILE: Final = Prepared(select(identity_profiles).where(identity_profiles.c.profile_id == bindparam("profile_id")))
@@ -202,10 +200,9 @@ _FAMILY_SEED: Final = select(cast(bindparam("profile_id"), identity_merges.c.mer
 _FAMILY_ROWS: Final = _FAMILY_SEED.union(
     select(identity_merges.c.merged_id).where(identity_merges.c.survivor_id == _FAMILY_SEED.c.profile_id)
 )
-_FAMILY: Final = Prepared(select(_FAMILY_ROWS.c.profile_id))
-_FAMILY_NODES: Final = Prepared(
-    select(identity_nodes).where(identity_nodes.c.profile_id.in_(select(_FAMILY_ROWS.c.profile_id)))
-)
+_FAMILY_IDS: Final = select(_FAMILY_ROWS.c.profile_id)
+_FAMILY: Final = Prepared(_FAMILY_IDS)
+_FAMILY_NODES: Final = Prepared(select(identity_nodes).where(identity_nodes.c.profile_id.in_(_FAMILY_IDS)))
 
 
 def _profile_row(conn: Connection, profile_id: str) -> Any | None:

@@ -696,8 +696,7 @@ def history(ws: Workspace, profile_id: str) -> list[dict[str, Any]]:
     return [{"segment": s, "entered_at": e.isoformat(), "exited_at": x.isoformat() if x else None} for s, e, x in rows]
 
 
-# Built once: a profile lookup, the API's hottest read, runs both (building a statement costs ~4x running it).
-# Read for every profile answered: prepared (c360.store.prepared).
+# A profile lookup, the API's hottest read, runs both: prepared (c360.store.prepared).
 _COMPUTED_OF: Final = Prepared(
     select(computed_traits.c.traits, computed_traits.c.computed_at).where(
         computed_traits.c.profile_id == bindparam("b_profile_id")

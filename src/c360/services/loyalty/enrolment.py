@@ -14,12 +14,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import select
-
 from c360.errors import InvalidInput
+from c360.identity.extract import TRAIT_IDENTIFIERS
 from c360.services.ingest import to_record
+from c360.services.loyalty.operations import checked_enrolment
 from c360.services.profiles import normalised_identifier
-from c360.store.schema import loyalty_members
 from c360.store.types import utcnow
 
 if TYPE_CHECKING:
@@ -28,9 +27,8 @@ if TYPE_CHECKING:
 ENROLLED: Final = "Loyalty Member Enrolled"
 #: The source the enrolment events are logged under.
 SOURCE: Final = "loyalty"
-#: The identifier types an enrolment can start from, and where the event carries each.
-_CARRIED: Final = {"email": "email", "phone": "phone", "loyalty_card": "loyaltyCard"}
-KINDS: Final = ("email", "phone", "loyalty_card", "user_id")
+#: The identifier types an enrolment can start from: one the event carries in its context.traits, or the user id.
+KINDS: Final = (*TRAIT_IDENTIFIERS, "user_id")
 
 
 def enrols_later(identifier: str) -> bool:
@@ -66,7 +64,7 @@ def enrolment_message(
     else:
         # Segment needs a user or an anonymous id; the person is the identifier in the traits.
         message["anonymousId"] = message_id
-        message["context"] = {"traits": {_CARRIED[id_type]: id_value}}
+        message["context"] = {"traits": {TRAIT_IDENTIFIERS[id_type]: id_value}}
     return message
 
 
@@ -75,29 +73,19 @@ def enrol_later(
 ) -> PendingEnrolment:
     """Log the enrolment of ``identifier`` (``phone:0912...``), which no profile holds yet; the event processor
     completes it. Bad input is refused here, before anything is logged."""
-    id_type, _, id_value = identifier.strip().partition(":")
-    id_value = id_value.strip()
-    if id_type not in KINDS or not id_value:
+    if not enrols_later(identifier):
         raise InvalidInput(
             f"no profile has {identifier.strip()!r}, and a new member can only be enrolled by "
             f"{', '.join(k + ':...' for k in KINDS)}",
             field="member",
         )
+    id_type, _, raw_value = identifier.strip().partition(":")
     try:
-        id_value = normalised_identifier(id_type, id_value, ws.settings)
+        id_value = normalised_identifier(id_type, raw_value.strip(), ws.settings)
     except InvalidInput as exc:
         raise InvalidInput(str(exc), field="member") from None
-    if birth_month is not None and not 1 <= birth_month <= 12:
-        raise InvalidInput("must be a month number from 1 to 12", field="birth_month")
-    if referral_code:
-        with ws.store.read() as conn:
-            found = conn.execute(
-                select(loyalty_members.c.member_id).where(
-                    loyalty_members.c.referral_code == referral_code.strip().upper()
-                )
-            ).first()
-        if found is None:
-            raise InvalidInput(f"no member has referral code {referral_code!r}", field="referral_code")
+    with ws.store.read() as conn:  # the checks of ops.enrol, before anything is logged
+        checked_enrolment(conn, birth_month=birth_month, referral_code=referral_code)
     message_id = f"enrol-{uuid.uuid4().hex}"
     message = enrolment_message(
         id_type, id_value, birth_month=birth_month, referral_code=referral_code, message_id=message_id

@@ -17,7 +17,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from c360.domain.money import exponent, format_money
 from c360.errors import C360Error, InvalidInput, NotFound
@@ -139,19 +139,25 @@ def enrol(
     existing = books.member_for_profile(profile_id)
     if existing is not None:
         return existing
-    if birth_month is not None and not 1 <= birth_month <= 12:
-        raise InvalidInput("must be a month number from 1 to 12", field="birth_month")
-    referred_by = None
-    if referral_code:
-        referrer = books.conn.execute(
-            select(loyalty_members.c.member_id).where(loyalty_members.c.referral_code == referral_code.strip().upper())
-        ).one_or_none()
-        if referrer is None:
-            raise InvalidInput(f"no member has referral code {referral_code!r}", field="referral_code")
-        referred_by = referrer.member_id
+    referred_by = checked_enrolment(books.conn, birth_month=birth_month, referral_code=referral_code)
     return books.create_member(
         profile_id, profile_id, tier=ctx.program.tiers.levels[0].name, birth_month=birth_month, referred_by=referred_by
     )
+
+
+def checked_enrolment(conn: Connection, *, birth_month: int | None, referral_code: str | None) -> str | None:
+    """The referring member of an enrolment (None without a code); InvalidInput for a birth month that is not one
+    or a code no member has."""
+    if birth_month is not None and not 1 <= birth_month <= 12:
+        raise InvalidInput("must be a month number from 1 to 12", field="birth_month")
+    if not referral_code:
+        return None
+    referrer = conn.execute(
+        select(loyalty_members.c.member_id).where(loyalty_members.c.referral_code == referral_code.strip().upper())
+    ).one_or_none()
+    if referrer is None:
+        raise InvalidInput(f"no member has referral code {referral_code!r}", field="referral_code")
+    return str(referrer.member_id)
 
 
 def member_for(books: Books, ctx: Context, profile_id: str, *, enrol_if_needed: bool) -> Any:
