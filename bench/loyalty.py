@@ -242,6 +242,7 @@ class Outcome:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"earn": [], "redeem": []})
     done: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    commits: int = 0  # durable commits (group-commit batches) during the run
 
     @property
     def ops(self) -> int:
@@ -269,6 +270,7 @@ def run_threads(
     *,
     setup: Callable[[], Any] | None = None,
     around: Callable[[Callable[[], None]], None] | None = None,
+    committer: GroupCommitter | None = None,
 ) -> Outcome:
     """Run ``do`` on every op from ``clients`` threads (thread i takes ops i, i+clients, ...); wall time from the
     first op to the last. ``around`` wraps each thread's loop (a profiler)."""
@@ -312,10 +314,12 @@ def run_threads(
     for thread in threads:
         thread.start()
     ready.wait()
+    batches = committer.batches if committer is not None else 0
     started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.join()
     outcome.wall, outcome.cpu = time.perf_counter() - started, time.process_time() - cpu
+    outcome.commits = committer.batches - batches if committer is not None else 0
     return outcome
 
 
@@ -472,8 +476,9 @@ def print_outcome(label: str, outcome: Outcome, clients: int) -> None:
         + (f"; {sum(outcome.errors.values()):,} FAILED" if outcome.errors else "")
         + ")"
     )
+    commits = f"; {outcome.commits:,} commits, {outcome.ops / outcome.commits:.1f} ops each" if outcome.commits else ""
     print(f"          cpu of this process: {outcome.cpu:.1f} s = {outcome.cpu / outcome.wall:.0%} of a core, "
-          f"{outcome.cpu / max(outcome.ops, 1) * 1e3:.1f} ms per op")  # fmt: skip
+          f"{outcome.cpu / max(outcome.ops, 1) * 1e3:.1f} ms per op{commits}")  # fmt: skip
     print(f"          latency per op: p50 {ms(percentile(lat, 0.5))}, p99 {ms(percentile(lat, 0.99))}", end="")
     for kind in ("earn", "redeem"):
         values = outcome.latencies[kind]
@@ -632,14 +637,14 @@ def inproc(args: argparse.Namespace) -> None:
         print(f"seeded:   {len(members):,} members enrolled and credited in {time.perf_counter() - started:.1f} s "
               f"(not timed)")  # fmt: skip
 
-        outcome = run_threads(ops_, args.clients, service_op(loyalty))
+        outcome = run_threads(ops_, args.clients, service_op(loyalty), committer=committer_for(store))
         print_outcome("service:", outcome, args.clients)
         ok = print_invariants(check_invariants(store, outcome))
         store.close()
 
         bare = make_store()
         seed_bare_members(bare, points)
-        ceiling = run_threads(ops_, args.clients, ceiling_op(bare))
+        ceiling = run_threads(ops_, args.clients, ceiling_op(bare), committer=committer_for(bare))
         bare.close()
         print_outcome("ceiling:", ceiling, args.clients)
         print(f"ratio:    service / group-commit ceiling = {outcome.rate / ceiling.rate:.1%}", end="")

@@ -46,7 +46,7 @@ from c360.loyalty.calendar import Period, period_start
 from c360.loyalty.ledger import MEMBER_ACCOUNTS
 from c360.loyalty.program import Caps, Program, parse_program
 from c360.loyalty.rules import Order, OrderLine
-from c360.loyalty.tiers import SpendChange, tier_state
+from c360.loyalty.tiers import SpendChange, tier_history, tier_state
 from c360.services.loyalty import Loyalty, RefundLine, Refused, Result, balances_replayed
 from c360.store import Store
 from c360.store.schema import (
@@ -232,6 +232,11 @@ def audit(conn: Connection, program: Program, zone: ZoneInfo) -> None:
     for member_id, row in rows.items():
         assert lot_sums[(member_id, "pending")] == row.pending, (member_id, "pending", lot_sums, row.pending)
         assert lot_sums[(member_id, "active")] == row.active, (member_id, "active", lot_sums, row.active)
+    # The settling hint never lets a due lot wait: no lot activates or expires before a member's settle_due.
+    for lot in conn.execute(select(loyalty_lots).where(loyalty_lots.c.state.in_(("pending", "active")))):
+        hint = rows[lot.member_id].settle_due
+        when = lot.activates_at if lot.state == "pending" else lot.expires_at
+        assert hint is None or when is None or hint <= when, (lot.member_id, lot.id, lot.state, when, hint)
 
     # Refunds never take back more than the order earned, nor refund more than was eligible.
     for order in conn.execute(select(loyalty_orders)):
@@ -391,8 +396,21 @@ class LedgerMachine(RuleBasedStateMachine):
                 if row.status != "active":
                     continue
                 # The stored tier is a pure function of the spend history and the time.
-                expected = tier_state(self.program, spend_changes(conn, member_id), now, ZONE)
+                changes = spend_changes(conn, member_id)
+                expected = tier_state(self.program, changes, now, ZONE)
                 assert row.tier == expected.tier, (member_id, row.tier, expected)
+                # ... and every change of its history until now is recorded (the review skips nothing it must add).
+                recorded = {
+                    (r.at, r.tier)
+                    for r in conn.execute(
+                        select(loyalty_tier_history.c.at, loyalty_tier_history.c.tier).where(
+                            loyalty_tier_history.c.member_id == member_id
+                        )
+                    )
+                }
+                history = tier_history(self.program, changes, now, ZONE)
+                missing = [c for c in history if (c.at, c.tier) not in recorded]
+                assert not missing, (member_id, missing)
             # Nothing is pending that is due, nothing active whose expiry has come.
             for lot in conn.execute(select(loyalty_lots)):
                 assert not (lot.state == "pending" and lot.activates_at <= now), lot
@@ -692,3 +710,68 @@ def test_member_id_for_follows_a_chain_of_merges(loyalty: tuple[Loyalty, list[dt
     service.merge("prof_c", "prof_a")
     assert service.adjust("prof_b", 10, "test").member_id == "prof_c"
     assert service.member_id_for("prof_b") == "prof_c"
+
+
+# --- the member's hints (settle_due, tier_digest) ----------------------------------------------------------------
+def test_an_earn_settles_what_fell_due_since_the_last_one(loyalty: tuple[Loyalty, list[dt.datetime]]) -> None:
+    """An earn before any lot is due leaves the lots alone and keeps the earliest due time on the member; the first
+    operation at or after that time activates what is due, without the schedule."""
+    service, clock = loyalty
+    service.order("pos", Order("P1", START, "VND", 1_000_000), "prof_a")
+    clock[0] = START + dt.timedelta(days=1)
+    service.order("pos", Order("P2", clock[0], "VND", 500_000), "prof_a")
+    with service.store.read() as conn:
+        row = members(conn)["prof_a"]
+        assert (row.pending, row.active) == (150, 0)
+        assert row.settle_due == START + dt.timedelta(days=7)
+    clock[0] = START + dt.timedelta(days=7)
+    service.order("pos", Order("P3", clock[0], "VND", 200_000), "prof_a")
+    with service.store.read() as conn:
+        row = members(conn)["prof_a"]
+        assert (row.pending, row.active) == (70, 100)
+        assert row.settle_due == START + dt.timedelta(days=8)
+        audit(conn, service.program, ZONE)
+
+
+def test_cancelling_a_redemption_whose_points_expired_meanwhile_expires_them_again(
+    loyalty: tuple[Loyalty, list[dt.datetime]],
+) -> None:
+    """The redeemed lot expired (spent to nothing) while the voucher was out; cancelling puts its points back and
+    they expire at once: the member's due time must not hide the restored lot from settling."""
+    service, clock = loyalty
+    service.enrol("prof_a")
+    service.adjust("prof_a", 40, "goodwill")
+    redeemed = service.redeem("prof_a", "small")
+    clock[0] = START + dt.timedelta(days=70)
+    service.run_schedule()
+    with service.store.read() as conn:
+        assert members(conn)["prof_a"].settle_due == dt.datetime(9999, 12, 31, tzinfo=dt.UTC)  # no lot left
+    cancelled = service.cancel_redemption(redeemed.detail["redemptions"][0]["redemption_id"])
+    assert cancelled.points == 40
+    with service.store.read() as conn:
+        row = members(conn)["prof_a"]
+        assert (row.active, row.redeemed, row.expired) == (0, 0, 40)
+        audit(conn, service.program, ZONE)
+
+
+def test_tier_changes_are_recorded_once_each(loyalty: tuple[Loyalty, list[dt.datetime]]) -> None:
+    """Silver on the order that reaches it, the drop after the window and the grace, each recorded once, though
+    the reviews between them (which skip reading the recorded history when it has not changed) see them again."""
+    service, clock = loyalty
+    service.order("pos", Order("P1", START, "VND", 2_500_000), "prof_a")
+    for days in (1, 2, 3):
+        clock[0] = START + dt.timedelta(days=days)
+        service.order("pos", Order(f"Q{days}", clock[0], "VND", 10_000), "prof_a")
+    clock[0] = START + dt.timedelta(days=120)  # 2-month window, then 1 month of grace
+    service.run_schedule()
+    service.run_schedule()
+    with service.store.read() as conn:
+        rows = list(
+            conn.execute(
+                select(loyalty_tier_history.c.tier, loyalty_tier_history.c.previous)
+                .where(loyalty_tier_history.c.member_id == "prof_a")
+                .order_by(loyalty_tier_history.c.at)
+            )
+        )
+        assert [(r.tier, r.previous) for r in rows] == [("Silver", "Member"), ("Member", "Silver")]
+        assert members(conn)["prof_a"].tier == "Member"

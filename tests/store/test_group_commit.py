@@ -99,6 +99,29 @@ def test_operations_waiting_together_share_a_commit(store: Store) -> None:
     assert len(_keys(store)) == 11
 
 
+def test_a_batch_waits_for_the_callers_of_the_last_one_to_come_back(store: Store) -> None:
+    """Callers answered by a commit send their next operation at once: the next batch waits (up to ``linger``)
+    until as many are queued as were in flight at the last commit, instead of committing the first one alone."""
+    committer = GroupCommitter(store, linger=60.0)
+    committer._in_flight = 3  # as if three callers were waiting when the last batch committed
+
+    def insert_key(i: int) -> None:
+        committer.run(lambda conn: conn.execute(insert(meta).values(key=f"gc:{i}", value="x")))
+
+    threads = [threading.Thread(target=insert_key, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert committer.batches == 1
+    assert len(_keys(store)) == 3
+    assert committer._in_flight == 3
+    # When fewer come back, the batch that waited in vain sets the count to what it found (here, one).
+    committer.linger = 0.0
+    insert_key(3)
+    assert (committer.batches, committer._in_flight) == (2, 1)
+
+
 def test_one_committer_per_store() -> None:
     a = Store.open("sqlite://")
     b = Store.open("sqlite://")

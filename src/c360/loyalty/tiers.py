@@ -8,6 +8,7 @@ grace, and drops at its end to the tier the spend then qualifies for (unless it 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
@@ -64,8 +65,10 @@ def tier_history(
         delta[change.ends] -= change.amount
     points = sorted(t for t in delta if t <= until)
 
+    thresholds = [tier.min_spend * unit for tier in levels]  # strictly ascending, from 0 (Program checks)
+
     def qualified(spend: int) -> int:
-        return max(i for i, tier in enumerate(levels) if spend >= tier.min_spend * unit or i == 0)
+        return max(bisect.bisect_right(thresholds, spend) - 1, 0)
 
     def spend_text(spend: int) -> str:
         return format_money(spend, program.currency)

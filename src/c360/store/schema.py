@@ -290,6 +290,9 @@ loyalty_members = Table(
     Column("reversed", BigInteger, nullable=False),
     Column("debt", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Hints that spare an earn re-reading the member's past (c360.services.loyalty.books); NULL means not known.
+    Column("settle_due", UTCDateTime),  # no lot activates or expires before this
+    Column("tier_digest", String(32)),  # digest of the tier history the last review recorded
     Index("ix_loyalty_members_profile", "profile_id"),
 )
 

@@ -73,6 +73,17 @@ _DRAWS_OF: Final = Prepared(select(loyalty_draws).where(loyalty_draws.c.entry_id
 _COUNTER: Final = Prepared(
     select(loyalty_counters.c.used).where(loyalty_counters.c.name == bindparam("b_name")).with_for_update()
 )
+_SET_SETTLE_DUE: Final = Prepared(
+    update(loyalty_members)
+    .where(loyalty_members.c.member_id == bindparam("b_member_id"))
+    .values(settle_due=bindparam("b_due"))
+)
+# An unknown (NULL) settle_due stays unknown: NULL > anything is not true.
+_LOWER_SETTLE_DUE: Final = Prepared(
+    update(loyalty_members)
+    .where(loyalty_members.c.member_id == bindparam("b_member_id"), loyalty_members.c.settle_due > bindparam("b_due"))
+    .values(settle_due=bindparam("b_due"))
+)
 _COUNT: Final = Prepared(
     update(loyalty_counters)
     .where(loyalty_counters.c.name == bindparam("b_name"))
@@ -98,6 +109,10 @@ class Posting:
     amount: int
 
 
+#: The settle_due of a member none of whose lots will ever activate or expire.
+NEVER: Final = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
 def new_referral_code() -> str:
     return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
 
@@ -106,6 +121,9 @@ class Books:
     def __init__(self, conn: Connection, now: dt.datetime | None = None) -> None:
         self.conn = conn
         self.now = now or utcnow()
+        # Each member's settle_due as this transaction last read or wrote it (None: not known). Member rows
+        # are locked before they are read, so no other transaction changes it meanwhile.
+        self._settle_due: dict[str, dt.datetime | None] = {}
 
     # --- members ------------------------------------------------------------------------------------------------
     def member(self, member_id: str, *, lock: bool = True) -> Any:
@@ -115,6 +133,7 @@ class Books:
             if row is None:
                 raise NotFound(f"no loyalty member {member_id!r}")
             if row.status != "merged" or row.merged_into is None:
+                self._settle_due[row.member_id] = row.settle_due
                 return row
             member_id = row.merged_into
         raise NotFound(f"loyalty member {member_id!r}: merge chain too long")
@@ -128,7 +147,10 @@ class Books:
         row = _MEMBER_OF_PROFILE_LOCKED.first(self.conn, {"b_profile_id": profile_id})
         if row is None:
             return None
-        return self.member(row.member_id) if row.status == "merged" else row
+        if row.status == "merged":
+            return self.member(row.member_id)
+        self._settle_due[row.member_id] = row.settle_due
+        return row
 
     def create_member(
         self, member_id: str, profile_id: str, *, tier: str, birth_month: int | None, referred_by: str | None
@@ -237,6 +259,9 @@ class Books:
         expires_at: dt.datetime | None,
         origin: str | None = None,
     ) -> int:
+        due = activates_at if state == "pending" else expires_at if state == "active" else None
+        if due is not None:
+            self._lot_due(member_id, due)
         return _new_id(
             _NEW_LOT,
             self.conn,
@@ -252,6 +277,38 @@ class Books:
                 "remaining": points,
             },
         )
+
+    # --- when settling has something to do ----------------------------------------------------------------------
+    # A member's ``settle_due`` is the earliest time one of its lots activates or expires, so settling before
+    # then has nothing to do and need not read the lots: an earn stays as cheap for a member with years of
+    # history as for a new one. New lots lower it; settling sets it from the lots it read; anything else that
+    # moves or restores lots makes it unknown (NULL), and the next settling reads the lots again.
+    def settle_due(self, member_id: str) -> dt.datetime | None:
+        """No lot of the member activates or expires before this time (None: not known)."""
+        if member_id not in self._settle_due:
+            self.member(member_id)
+        return self._settle_due.get(member_id)
+
+    def set_settle_due(self, member_id: str, due: dt.datetime | None) -> None:
+        if member_id in self._settle_due and self._settle_due[member_id] == due:
+            return
+        _SET_SETTLE_DUE.execute(self.conn, {"b_member_id": member_id, "b_due": due})
+        self._settle_due[member_id] = due
+
+    def forget_settle_due(self, *member_ids: str) -> None:
+        """Lots of these members were moved or restored: the next settling reads them."""
+        for member_id in member_ids:
+            self.set_settle_due(member_id, None)
+
+    def _lot_due(self, member_id: str, at: dt.datetime) -> None:
+        """One of the member's lots activates or expires at ``at``."""
+        if member_id not in self._settle_due:
+            _LOWER_SETTLE_DUE.execute(self.conn, {"b_member_id": member_id, "b_due": at})
+            return
+        known = self._settle_due[member_id]
+        if known is not None and at < known:
+            _SET_SETTLE_DUE.execute(self.conn, {"b_member_id": member_id, "b_due": at})
+            self._settle_due[member_id] = at
 
     def lots(self, member_id: str) -> list[Any]:
         """The member's pending and active lots, oldest first."""

@@ -9,6 +9,7 @@ inside its own transaction.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import secrets
 from collections.abc import Sequence
@@ -34,8 +35,8 @@ from c360.loyalty.rules import (
     eligible_lines,
     referral_award,
 )
-from c360.loyalty.tiers import SpendChange, order_spend, refund_spend, tier_history
-from c360.services.loyalty.books import Books, Posting, _new_id
+from c360.loyalty.tiers import SpendChange, TierChange, order_spend, refund_spend, tier_history
+from c360.services.loyalty.books import NEVER, Books, Posting, _new_id
 from c360.store.prepared import Prepared
 from c360.store.schema import (
     loyalty_draws,
@@ -50,7 +51,11 @@ from c360.store.schema import (
 )
 
 # Statements of every earn and redeem, compiled once per database (see books.py and c360.store.prepared).
-_SPEND_OF: Final = Prepared(select(loyalty_spend).where(loyalty_spend.c.member_id == bindparam("b_member_id")))
+_SPEND_OF: Final = Prepared(
+    select(loyalty_spend.c.starts, loyalty_spend.c.ends, loyalty_spend.c.amount).where(
+        loyalty_spend.c.member_id == bindparam("b_member_id")
+    )
+)
 _TIERS_RECORDED: Final = Prepared(
     select(loyalty_tier_history.c.at, loyalty_tier_history.c.tier).where(
         loyalty_tier_history.c.member_id == bindparam("b_member_id")
@@ -60,7 +65,7 @@ _NEW_TIERS: Final = Prepared(insert(loyalty_tier_history))
 _SET_TIER: Final = Prepared(
     update(loyalty_members)
     .where(loyalty_members.c.member_id == bindparam("b_member_id"))
-    .values(tier=bindparam("b_tier"), tier_since=bindparam("b_since"))
+    .values(tier=bindparam("b_tier"), tier_since=bindparam("b_since"), tier_digest=bindparam("b_digest"))
 )
 _ACTIVATE_LOT: Final = Prepared(
     update(loyalty_lots).where(loyalty_lots.c.id == bindparam("b_lot_id")).values(state="active")
@@ -172,6 +177,9 @@ def member_for(books: Books, ctx: Context, profile_id: str, *, enrol_if_needed: 
 # --- settling: activation and expiry as of now --------------------------------------------------------------------
 def settle(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> list[Result]:
     """Activate the member's pending lots that are due and expire the active ones whose date has come."""
+    due = books.settle_due(member_id)
+    if due is not None and now < due:
+        return []  # no lot activates or expires yet: nothing to read
     return settled(books, ctx, member_id, now)[0]
 
 
@@ -206,7 +214,16 @@ def settled(books: Books, ctx: Context, member_id: str, now: dt.datetime) -> tup
     if any(lot.state == "active" and lot.expires_at is not None and lot.expires_at <= now for lot in lots):
         _CLOSE_SPENT_LOTS.execute(books.conn, {"b_member_id": member_id, "b_now": now})
         expired = True
-    return out, books.lots(member_id) if expired else lots
+    lots = books.lots(member_id) if expired else lots
+    books.set_settle_due(member_id, _next_due(lots))
+    return out, lots
+
+
+def _next_due(lots: Sequence[Any]) -> dt.datetime:
+    """When the first of these pending and active lots activates or expires."""
+    times = [lot.activates_at for lot in lots if lot.state == "pending" and lot.activates_at is not None]
+    times += [lot.expires_at for lot in lots if lot.state == "active" and lot.expires_at is not None]
+    return min(times, default=NEVER)
 
 
 # --- tiers ---------------------------------------------------------------------------------------------------------
@@ -236,8 +253,12 @@ def review_tier(
     member = member if member is not None else books.member(member_id)
     changes = changes if changes is not None else spend_changes(books, member_id)
     history = tier_history(ctx.program, changes, now, ctx.zone)
-    recorded = {(r.at, r.tier) for r in _TIERS_RECORDED.rows(books.conn, {"b_member_id": member_id})}
-    new = [change for change in history if (change.at, change.tier) not in recorded]
+    digest = _tier_digest(history)
+    # The last review recorded every change of the history it computed: the same history again has none new.
+    new: list[TierChange] = []
+    if digest != member.tier_digest:
+        recorded = {(r.at, r.tier) for r in _TIERS_RECORDED.rows(books.conn, {"b_member_id": member_id})}
+        new = [change for change in history if (change.at, change.tier) not in recorded]
     if new:
         _NEW_TIERS.many(
             books.conn,
@@ -255,9 +276,14 @@ def review_tier(
         )
     tier = history[-1].tier if history else ctx.program.tiers.levels[0].name
     since = history[-1].at if history else None
-    if tier != member.tier or since != member.tier_since:
-        _SET_TIER.execute(books.conn, {"b_member_id": member_id, "b_tier": tier, "b_since": since})
+    if tier != member.tier or since != member.tier_since or digest != member.tier_digest:
+        _SET_TIER.execute(books.conn, {"b_member_id": member_id, "b_tier": tier, "b_since": since, "b_digest": digest})
     return tier
+
+
+def _tier_digest(history: Sequence[TierChange]) -> str:
+    text = "|".join(f"{change.at.timestamp():.6f} {change.tier}" for change in history)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 # --- earning -------------------------------------------------------------------------------------------------------
@@ -719,6 +745,7 @@ def cancel_redemption(books: Books, ctx: Context, redemption_id: int, *, now: dt
         if lot.state == "expired":
             # Expired while redeemed: the points come back active and the settle below expires them again.
             books.conn.execute(update(loyalty_lots).where(loyalty_lots.c.id == back.lot_id).values(state="active"))
+    books.forget_settle_due(member_id)  # restored lots may be active again, and due
     if restored:
         books.conn.execute(
             insert(loyalty_draws),
@@ -913,6 +940,7 @@ def merge_members(
     books.post(entry_id, postings)
     for table in (loyalty_lots, loyalty_spend, loyalty_orders, loyalty_redemptions):
         books.conn.execute(update(table).where(table.c.member_id == b.member_id).values(member_id=a.member_id))
+    books.forget_settle_due(a.member_id)
     books.conn.execute(
         update(loyalty_members)
         .where(loyalty_members.c.member_id == b.member_id)
@@ -964,6 +992,7 @@ def unmerge_members(books: Books, ctx: Context, survivor: str, split: str, *, no
         .where(loyalty_lots.c.member_id == a.member_id, loyalty_lots.c.origin_member_id == split)
         .values(member_id=split)
     )
+    books.forget_settle_due(a.member_id, split)
     for table in (loyalty_spend,):
         books.conn.execute(
             update(table)
