@@ -69,6 +69,7 @@ class Award:
     shares: tuple[Share, ...]
     eligible: int = 0  # minor units of the order that earn (and qualify for tiers)
     note: str = ""  # why an order earned nothing, when it did not
+    lines: tuple[tuple[OrderLine, Fraction], ...] = ()  # the order's eligible lines and their eligible amounts
 
     @property
     def reason(self) -> str:
@@ -131,7 +132,7 @@ def earn_for_order(
     minimum = version.spend.min_order * 10 ** exponent(program.currency)
     if eligible < minimum or eligible <= 0:
         why = f"below the {format_money(minimum, program.currency)} minimum" if eligible > 0 else "nothing eligible"
-        return Award(0, (), eligible=eligible, note=f"order {order.order_id}: {why}")
+        return Award(0, (), eligible=eligible, note=f"order {order.order_id}: {why}", lines=tuple(lines))
     per_minor = version.spend.per * 10 ** exponent(program.currency)
     rate = Fraction(version.spend.points, per_minor)
 
@@ -172,7 +173,7 @@ def earn_for_order(
 
     limited = [_limit(share, caps, limits, version) for share, caps in _round(parts, version.rounding)]
     kept = tuple(s for s in limited if s.points > 0 or s.capped_from)
-    return Award(sum(s.points for s in kept), kept, eligible=eligible)
+    return Award(sum(s.points for s in kept), kept, eligible=eligible, lines=tuple(lines))
 
 
 def earn_for_event(

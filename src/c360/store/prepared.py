@@ -207,11 +207,19 @@ def _instant(value: Any, sqlite: bool) -> Any:
         raise ValueError(f"naive datetime {value!r} given where a zone-aware UTC time is needed")
     if not sqlite:
         return value
-    return sqlite_text(value)
+    # The same few instants are bound again and again (a transaction's "now" in every row it writes): their
+    # text, made once, is kept. Equal instants in other zones are equal keys, and have the same UTC text.
+    found = _FORMATTED.get(value)
+    if found is None:
+        if len(_FORMATTED) >= _PARSED_MAX:
+            _FORMATTED.clear()
+        found = _FORMATTED[value] = sqlite_text(value)
+    return found
 
 
 # A member's lots and spend rows are read again by each of its operations: their times, parsed once, are kept.
 _PARSED: dict[str, dt.datetime] = {}
+_FORMATTED: dict[dt.datetime, str] = {}
 _PARSED_MAX = 100_000
 
 

@@ -14,6 +14,7 @@ import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from c360.loyalty.rules import (
     Limits,
     Member,
     Order,
+    OrderLine,
     earn_for_event,
     earn_for_order,
     eligible_lines,
@@ -380,7 +382,7 @@ def record_order(
         ctx.program, order, Member(tier, member.birth_month, segments), ctx.zone,
         _limits(books, ctx, member_id, order.at),
     )  # fmt: skip
-    lines = _eligible_lines(ctx, order)
+    lines = _eligible_lines(ctx, order, award)
     detail: dict[str, Any] = {"source": source, "order_id": order.order_id, "tier": tier, "eligible": award.eligible}
     voucher_note = ""
     if voucher_code:
@@ -434,11 +436,12 @@ def record_order(
     return Result(member_id, entry_id, award.points, award.reason + voucher_note, detail=detail)
 
 
-def _eligible_lines(ctx: Context, order: Order) -> list[dict[str, Any]]:
-    version = ctx.program.version_at(order.at.astimezone(ctx.zone).date())
-    if version is None:
-        return []
-    _, lines = eligible_lines(version, order)
+def _eligible_lines(ctx: Context, order: Order, award: Award) -> list[dict[str, Any]]:
+    """The order's eligible lines as the order row keeps them (a refund of some lines takes back their share)."""
+    lines: Sequence[tuple[OrderLine, Fraction]] = award.lines
+    if order.currency != ctx.program.currency:  # the award did not look at the lines; a refund may
+        version = ctx.program.version_at(order.at.astimezone(ctx.zone).date())
+        lines = eligible_lines(version, order)[1] if version is not None else []
     return [
         {"sku": line.sku, "category": line.category, "quantity": line.quantity, "eligible": math.floor(amount)}
         for line, amount in lines
