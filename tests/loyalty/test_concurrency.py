@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from c360.errors import NotFound
 from c360.loyalty.program import Program, parse_program
 from c360.loyalty.rules import Order, OrderLine
-from c360.services.loyalty import Loyalty, Refused
+from c360.services.loyalty import Loyalty, Refused, Result
 from c360.store import Store
 from c360.store.schema import (
     loyalty_counters,
@@ -235,3 +235,43 @@ def check(store: Store, service: Loyalty, seen: list[Seen]) -> None:
         ).scalar_one()
         assert int(rush) == BUDGET == counters["campaign:Rush"]
     assert sum(s.refused for s in seen) > 0, "the run never hit a limit: it did not test contention"
+
+
+def test_operations_awaited_on_an_event_loop_share_commits_and_keep_the_books(store_url: str) -> None:
+    """The API's path: coroutines on one event loop await ``order_async`` and ``redeem_async`` (the group commit's
+    futures, no thread each). The same order sent eight times at once earns once and every sender gets its entry;
+    a reward's stock holds; the books balance."""
+    import asyncio
+
+    store = Store.open(store_url)
+    try:
+        service = Loyalty(store, PROGRAM, ZONE, clock=lambda: NOW)
+        for profile in PROFILES:
+            service.enrol(profile)
+            service.adjust(profile, 1_000, "seed")
+        shared, owner = shared_order(0)
+
+        async def burst() -> list[object]:
+            calls = [service.order_async("pos", shared, owner) for _ in range(8)]
+            calls += [
+                service.order_async("pos", Order(f"U{i}", NOW, "VND", 300_000), PROFILES[i % 4]) for i in range(8)
+            ]
+            calls += [service.redeem_async(PROFILES[i % 4], "scarce") for i in range(STOCK + 4)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+        results = asyncio.run(burst())
+        shared_results = [r for r in results[:8] if isinstance(r, Result)]
+        assert len(shared_results) == 8
+        assert len({r.entry_id for r in shared_results}) == 1
+        assert sum(not r.duplicate for r in shared_results) == 1
+        redeemed = results[16:]
+        assert sum(isinstance(r, Refused) for r in redeemed) == 4
+        assert not [r for r in results if isinstance(r, BaseException) and not isinstance(r, Refused)]
+        with store.read() as conn:
+            earns = conn.execute(
+                select(func.count()).select_from(loyalty_entries).where(loyalty_entries.c.kind == "earn")
+            ).scalar_one()
+            assert earns == 9
+            audit(conn, PROGRAM, ZONE)
+    finally:
+        store.close()

@@ -58,8 +58,13 @@ class GroupCommitter:
     def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in the next batch and return its result once the batch is committed (or raise what it
         raised, with nothing of it kept; or what the commit raised)."""
+        return self.submit(work).result()
+
+    def submit(self, work: Callable[[Connection], T]) -> Future[T]:
+        """``run`` without waiting: the future is resolved once the batch is committed (an event loop awaits it
+        with ``asyncio.wrap_future`` and holds no thread meanwhile)."""
         if threading.current_thread() is self._writer:
-            # Called from inside a batch (an operation that runs another): run it here, in the same transaction.
+            # Called from inside a batch (an operation that runs another): it would wait for itself.
             raise RuntimeError("GroupCommitter.run called from its own writer thread")
         future: Future[T] = Future()
         with self._cond:
@@ -69,7 +74,7 @@ class GroupCommitter:
                 self._writer.start()
             if len(self._queue) == 1 or len(self._queue) >= self._in_flight:
                 self._cond.notify()
-        return future.result()
+        return future
 
     def _take(self) -> list[_Pending]:
         with self._cond:

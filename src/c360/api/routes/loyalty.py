@@ -22,7 +22,7 @@ from fastapi import Path as PathParam
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import bindparam, select
 
-from c360.api.deps import AdminKey, ReadKey, WorkspaceDep, require
+from c360.api.deps import AdminKey, ReadKey, WorkspaceDep, quick_read, require
 from c360.domain.money import to_minor
 from c360.errors import ConfigError, InvalidInput, NotFound
 from c360.loyalty.program import Program, ProgramError, load_program
@@ -31,6 +31,7 @@ from c360.services.keys import ApiKey
 from c360.services.loyalty import Loyalty, RefundLine, Result, program_path, reports
 from c360.services.loyalty.enrolment import enrol_later, enrols_later
 from c360.services.loyalty.members import profile_for
+from c360.store.prepared import Prepared
 from c360.store.schema import loyalty_members, loyalty_orders
 from c360.store.types import utcnow
 from c360.workspace import Workspace
@@ -66,8 +67,11 @@ def _program(ws: Workspace) -> Program:
     return program
 
 
-def get_loyalty(request: Request, workspace: WorkspaceDep) -> Loyalty:
-    """The workspace's loyalty service. Tests may set ``app.state.loyalty_clock`` to move time."""
+async def get_loyalty(request: Request, workspace: WorkspaceDep) -> Loyalty:
+    """The workspace's loyalty service. Tests may set ``app.state.loyalty_clock`` to move time.
+
+    async: a plain def dependency is handed to the thread pool and back, which costs more than a stat of the
+    program file and building the service."""
     clock: Callable[[], dt.datetime] = getattr(request.app.state, "loyalty_clock", utcnow)
     settings = workspace.settings
     return Loyalty(
@@ -80,7 +84,7 @@ LoyaltyDep = Annotated[Loyalty, Depends(get_loyalty)]
 
 # --- naming members --------------------------------------------------------------------------------------------------
 # Built once: every order from a till runs it (building a statement costs SQLAlchemy more than running it).
-_MEMBER_NAMED: Final = (
+_MEMBER_NAMED: Final = Prepared(
     select(loyalty_members.c.member_id, loyalty_members.c.profile_id)
     .where((loyalty_members.c.member_id == bindparam("b_text")) | (loyalty_members.c.profile_id == bindparam("b_text")))
     .order_by((loyalty_members.c.status != "active"), loyalty_members.c.enrolled_at)
@@ -90,7 +94,7 @@ _MEMBER_NAMED: Final = (
 
 def _member_row(loyalty: Loyalty, text: str) -> Any:
     with loyalty.store.read() as conn:
-        return conn.execute(_MEMBER_NAMED, {"b_text": text}).first()
+        return _MEMBER_NAMED.first(conn, {"b_text": text})
 
 
 def _profile_id(loyalty: Loyalty, ws: Workspace, member: str, *, field: str = "member") -> str:
@@ -262,9 +266,11 @@ def _minor(amount: Decimal, currency: str, field: str) -> int:
 
 
 @router.post("/orders")
-def record_order(body: PosOrder, workspace: WorkspaceDep, _key: WriteKey, loyalty: LoyaltyDep) -> dict[str, Any]:
+async def record_order(body: PosOrder, workspace: WorkspaceDep, _key: WriteKey, loyalty: LoyaltyDep) -> dict[str, Any]:
     """Points for an order from a till or a shop (the member is enrolled first when the program auto-enrols).
     The same `source` and `order_id` twice earn once: the second answer has `duplicate` true."""
+    # async, like the redemption below: the member is named by a few quick reads, and the order waits for its
+    # group commit without holding a thread (a till's order is the API's most frequent write).
     currency = body.currency.upper()
     lines = tuple(
         OrderLine(
@@ -284,8 +290,8 @@ def record_order(body: PosOrder, workspace: WorkspaceDep, _key: WriteKey, loyalt
         tax=_minor(body.tax, currency, "tax"),
         lines=lines,
     )
-    profile_id = _profile_id(loyalty, workspace, body.member)
-    return _result(loyalty.order(body.source, order, profile_id, voucher_code=body.voucher_code))
+    profile_id = await quick_read(workspace, _profile_id, loyalty, workspace, body.member)
+    return _result(await loyalty.order_async(body.source, order, profile_id, voucher_code=body.voucher_code))
 
 
 @router.post("/refunds")
@@ -321,13 +327,13 @@ def rewards(_key: ReadKey, loyalty: LoyaltyDep) -> dict[str, Any]:
 
 
 @router.post("/redemptions", status_code=201)
-def redeem(
+async def redeem(
     body: Redeem, response: Response, workspace: WorkspaceDep, _key: WriteKey, loyalty: LoyaltyDep
 ) -> dict[str, Any]:
     """Spend active points on a reward (201 with the voucher codes). Repeating an `idempotency_key` answers the
     first redemption again (200, `duplicate` true)."""
-    member_id = _member_id(loyalty, workspace, body.member)
-    result = loyalty.redeem(member_id, body.reward_id, quantity=body.quantity, key=body.idempotency_key)
+    member_id = await quick_read(workspace, _member_id, loyalty, workspace, body.member)
+    result = await loyalty.redeem_async(member_id, body.reward_id, quantity=body.quantity, key=body.idempotency_key)
     if result.duplicate:
         response.status_code = 200
     return {**_result(result), "redemptions": result.detail.get("redemptions", [])}

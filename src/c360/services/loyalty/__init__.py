@@ -5,15 +5,16 @@ each operation is idempotent on its key and locks its members before reading the
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from c360.errors import NotFound
@@ -26,6 +27,7 @@ from c360.services.loyalty.books import Books
 from c360.services.loyalty.operations import Context, RefundLine, Refused, Result
 from c360.store import Database
 from c360.store.group_commit import committer_for
+from c360.store.prepared import Prepared
 from c360.store.schema import (
     loyalty_entries,
     loyalty_members,
@@ -40,6 +42,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Built once: a redemption from a till names its member with it.
+_MEMBER_NAMED: Final = Prepared(
+    select(loyalty_members.c.member_id)
+    .where(or_(loyalty_members.c.profile_id == bindparam("b_name"), loyalty_members.c.member_id == bindparam("b_name")))
+    .limit(1)
+)
 
 __all__ = ["EXAMPLE_PROGRAM", "Loyalty", "RefundLine", "Refused", "Result", "program_path", "write_example_program"]
 
@@ -92,16 +101,32 @@ class Loyalty:
             try:
                 # Shared with every other operation of the process that is waiting: one commit for them all.
                 return committer.run(lambda conn: work(Books(conn, now or self.clock())))
-            except IntegrityError:
-                # Two transactions created the same member or entry at once: the next attempt sees the winner's.
-                attempt += 1
-                if attempt > self.retries:
-                    raise
             except DBAPIError as exc:
-                code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-                if code not in ("40001", "40P01") or attempt >= self.retries:
-                    raise
                 attempt += 1
+                if not self._again(exc, attempt):
+                    raise
+
+    async def _run_async(self, work: Callable[[Books], T], now: dt.datetime | None = None) -> T:
+        """``_run`` for an event loop: it waits for the commit without holding a thread."""
+        attempt = 0
+        committer = committer_for(self.store)
+        while True:
+            try:
+                return await asyncio.wrap_future(committer.submit(lambda conn: work(Books(conn, now or self.clock()))))
+            except DBAPIError as exc:
+                attempt += 1
+                if not self._again(exc, attempt):
+                    raise
+
+    def _again(self, exc: DBAPIError, attempt: int) -> bool:
+        """Whether an operation that failed with ``exc`` on its ``attempt``-th try runs again."""
+        if attempt > self.retries:
+            return False
+        # Two transactions created the same member or entry at once: the next attempt sees the winner's.
+        if isinstance(exc, IntegrityError):
+            return True
+        # PostgreSQL's serialization failure or deadlock: another transaction got there first.
+        return (getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)) in ("40001", "40P01")
 
     # --- members ------------------------------------------------------------------------------------------------
     def enrol(self, profile_id: str, *, birth_month: int | None = None, referral_code: str | None = None) -> str:
@@ -114,11 +139,7 @@ class Loyalty:
     def member_id_for(self, profile_id: str) -> str:
         """The member that ``profile_id`` (or a member id) is now, following merges to the survivor."""
         with self.store.read() as conn:
-            row = conn.execute(
-                select(loyalty_members.c.member_id).where(
-                    or_(loyalty_members.c.profile_id == profile_id, loyalty_members.c.member_id == profile_id)
-                )
-            ).first()
+            row = _MEMBER_NAMED.first(conn, {"b_name": profile_id})
             if row is None:
                 raise NotFound(f"profile {profile_id} is not a loyalty member")
             return str(Books(conn).member(row.member_id, lock=False).member_id)
@@ -126,6 +147,13 @@ class Loyalty:
     # --- earning ------------------------------------------------------------------------------------------------
     def order(self, source: str, order: Order, profile_id: str, *, voucher_code: str | None = None) -> Result:
         return self._run(
+            lambda b: ops.record_order(b, self.ctx, source, order, profile_id, voucher_code=voucher_code, now=b.now)
+        )
+
+    async def order_async(
+        self, source: str, order: Order, profile_id: str, *, voucher_code: str | None = None
+    ) -> Result:
+        return await self._run_async(
             lambda b: ops.record_order(b, self.ctx, source, order, profile_id, voucher_code=voucher_code, now=b.now)
         )
 
@@ -151,6 +179,13 @@ class Loyalty:
     # --- spending -----------------------------------------------------------------------------------------------
     def redeem(self, member_id: str, reward_id: str, *, quantity: int = 1, key: str | None = None) -> Result:
         return self._run(lambda b: ops.redeem(b, self.ctx, member_id, reward_id, quantity=quantity, key=key, now=b.now))
+
+    async def redeem_async(
+        self, member_id: str, reward_id: str, *, quantity: int = 1, key: str | None = None
+    ) -> Result:
+        return await self._run_async(
+            lambda b: ops.redeem(b, self.ctx, member_id, reward_id, quantity=quantity, key=key, now=b.now)
+        )
 
     def cancel_redemption(self, redemption_id: int) -> Result:
         return self._run(lambda b: ops.cancel_redemption(b, self.ctx, redemption_id, now=b.now))
