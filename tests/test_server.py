@@ -3,6 +3,8 @@ it cleanly, leaving a workspace that opens again."""
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -70,6 +72,7 @@ def test_served_workspace_applies_new_events_and_stops_cleanly(server: Server, s
     by_type, users = expected_counts(messages)
     assert status["events"]["by_type"] == by_type
     assert status["profiles"] == users
+    (worker,) = worker_processes(server.process.pid)  # the events were applied in a process of its own
 
     page = server.http.get("/?lang=en").text
     assert 'data-metric="events_accepted">' in page
@@ -79,6 +82,7 @@ def test_served_workspace_applies_new_events_and_stops_cleanly(server: Server, s
     exit_code = server.stop()
     # uvicorn shuts down on SIGTERM (lifespan end: worker stopped, workspace closed), then re-raises the signal
     assert exit_code in (0, -signal.SIGTERM), server.logs()
+    assert not Path(f"/proc/{worker}").exists(), "the worker process outlived the server"
     logs = server.logs()
     assert "Traceback" not in logs
     assert f"serving {server_ws}" in logs
@@ -91,6 +95,68 @@ def test_served_workspace_applies_new_events_and_stops_cleanly(server: Server, s
         after = workspace_status(ws)
     assert after["events"]["accepted"] == EVENTS
     assert after["processor"] == {"checkpoint": EVENTS, "lag": 0}
+
+
+def worker_processes(server_pid: int) -> list[int]:
+    """The server's background worker processes (multiprocessing's spawned children, not its resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if parent == server_pid and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waiting on another process's exit needs pidfd_open (Linux)")
+def test_the_worker_process_ends_when_its_server_is_killed(server: Server) -> None:
+    """A server killed outright (SIGKILL: no lifespan, no cleanup) leaves no worker behind: it notices its
+    parent is gone and ends by itself."""
+    server.wait_until("the worker process to start", lambda: len(worker_processes(server.process.pid)) == 1)
+    (worker,) = worker_processes(server.process.pid)
+    handle = os.pidfd_open(worker)
+    try:
+        server.kill()
+        ended, _, _ = select.select([handle], [], [], 60)  # readable when the process has ended
+        assert ended, f"worker {worker} still runs 60 s after its server was killed"
+    finally:
+        os.close(handle)
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waiting on another process's exit needs pidfd_open (Linux)")
+def test_a_worker_process_that_ends_is_replaced(server: Server, server_ws: Path) -> None:
+    """SIGTERM to the worker alone (an operator, an OOM kill) ends it cleanly; the server starts another, which
+    goes on applying new events."""
+    server.wait_until("the worker process to start", lambda: len(worker_processes(server.process.pid)) == 1)
+    (first,) = worker_processes(server.process.pid)
+    handle = os.pidfd_open(first)
+    try:
+        os.kill(first, signal.SIGTERM)
+        ended, _, _ = select.select([handle], [], [], 60)
+        assert ended, f"worker {first} still runs 60 s after SIGTERM"
+    finally:
+        os.close(handle)
+    server.wait_until(
+        "another worker process", lambda: [p for p in worker_processes(server.process.pid) if p != first] != []
+    )
+    with Workspace.open(load_settings(workspace=server_ws)) as ws:
+        admin, _record = create_api_key(ws.store, "admin")
+        messages = make_messages(100, users=10, seed=5)
+        assert append_messages(ws.log, messages, source="web", received_at=lambda: RECEIVED_AT).accepted == 100
+    headers = {"Authorization": f"Bearer {admin}"}
+
+    def caught_up() -> bool:
+        status = server.http.get("/v1/admin/status", headers=headers).raise_for_status().json()
+        return bool(status["events"]["accepted"] == 100 and status["processor"]["lag"] == 0)
+
+    server.wait_until("the new worker to apply the events", caught_up)
+    assert "starting another" in server.logs()
+    assert server.stop() in (0, -signal.SIGTERM), server.logs()
 
 
 def test_serve_refuses_a_port_in_use(server: Server, server_ws: Path) -> None:

@@ -158,6 +158,7 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         "host": "0.0.0.0",
         "port": "8999",
         "workers": "3",
+        "background_process": "False",
         "identity_gmail_rules": "False",
         "identity_blocked_values": '["0281234567", "shop@example.vn"]',
         "identity_fanout_k": "5",

@@ -159,7 +159,13 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Server processes of `c360 serve` sharing its port: one Python process serves about one core; "
-        "the background event processing runs in one of them.",
+        "one of them starts the background event processing.",
+    )
+
+    background_process: bool = Field(
+        default=True,
+        description="`c360 serve` applies new events and compacts the log in a process of its own (true: it uses "
+        "a core of its own) or in a thread of the API's process (false: one process, sharing its core).",
     )
 
     @field_validator("timezone")

@@ -12,7 +12,7 @@ import c360
 from c360.api.errors import install_error_handlers
 from c360.api.routes import admin, health, identity, loyalty, pages, profiles, segments, tracking
 from c360.collect.service import Collector
-from c360.services.worker import BackgroundWorker
+from c360.services.worker import BackgroundWorker, WorkerProcess
 from c360.settings import Settings
 from c360.web import STATIC_DIR
 from c360.workspace import Workspace
@@ -25,7 +25,9 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workspace.store  # noqa: B018 - open (and migrate) before the first request, so errors surface at start
-        worker = BackgroundWorker(workspace) if background else None
+        worker: BackgroundWorker | WorkerProcess | None = None
+        if background:
+            worker = WorkerProcess(settings) if settings.background_process else BackgroundWorker(workspace)
         if worker:
             worker.start()
         try:

@@ -19,10 +19,10 @@ import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
-from sqlalchemy import Connection, and_, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, tuple_, update
 
 from c360.domain.identifiers import names_compatible
 from c360.domain.timestamps import from_micros
@@ -30,6 +30,7 @@ from c360.identity.extract import Extractor, MessageIdentity, Occurrence
 from c360.identity.normalize import Normalizer
 from c360.identity.profile_fields import profile_fields
 from c360.identity.traits import Traits, parse_object, source_rank
+from c360.store.prepared import Prepared
 from c360.store.schema import (
     identity_edges,
     identity_evidence,
@@ -39,7 +40,7 @@ from c360.store.schema import (
     identity_rules,
 )
 from c360.store.types import utcnow
-from c360.store.upsert import excluded, upsert
+from c360.store.upsert import PreparedUpsert
 
 if TYPE_CHECKING:
     from c360.processor.processor import ProcessedEvent
@@ -126,6 +127,33 @@ LOAD_CHUNK = 2_000
 _NODE_COLUMNS = ("profile_id", "source", "first_seen_at", "first_message_id", "records", "held_reason")
 _EDGE_COLUMNS = ("profile_id", "kind", "live", "source", "message_id", "seen_at")
 
+# The statements of every batch and every merge, built once (c360.store.prepared): building and compiling a Core
+# statement costs SQLAlchemy several times what SQLite takes to run it, and merges are common (a visitor who logs
+# in merges the anonymous profile into the known one).
+_WRITE_NODES: Final = PreparedUpsert(identity_nodes, key=("id_type", "id_value"), update=_NODE_COLUMNS)
+_WRITE_EDGES: Final = PreparedUpsert(
+    identity_edges, key=("a_type", "a_value", "b_type", "b_value"), update=_EDGE_COLUMNS
+)
+_MOVE_NODES: Final = Prepared(
+    update(identity_nodes)
+    .where(identity_nodes.c.profile_id == bindparam("b_from"))
+    .values(profile_id=bindparam("b_to"))
+)
+_MOVE_EDGES: Final = Prepared(
+    update(identity_edges)
+    .where(identity_edges.c.profile_id == bindparam("b_from"))
+    .values(profile_id=bindparam("b_to"))
+)
+_DROP_PROFILE: Final = Prepared(
+    delete(identity_profiles).where(identity_profiles.c.profile_id == bindparam("b_profile_id"))
+)
+_NEW_MERGE: Final = Prepared(insert(identity_merges))
+_PROFILE: Final = Prepared(select(identity_profiles).where(identity_profiles.c.profile_id == bindparam("b_profile_id")))
+_NEW_PROFILE: Final = Prepared(insert(identity_profiles))
+_SET_PROFILE: Final = Prepared(
+    update(identity_profiles).where(identity_profiles.c.profile_id == bindparam("b_profile_id"))
+)
+
 
 class WorkingSet:
     """The identifiers, evidence and edges one batch touches, read once and written back at the end: most
@@ -193,33 +221,19 @@ class WorkingSet:
 
     def profile(self, profile_id: str) -> dict[str, Any] | None:
         if profile_id not in self.profiles:
-            row = self.conn.execute(
-                select(identity_profiles).where(identity_profiles.c.profile_id == profile_id)
-            ).first()
-            self.profiles[profile_id] = None if row is None else dict(row._mapping)
+            row = _PROFILE.first(self.conn, {"b_profile_id": profile_id})
+            self.profiles[profile_id] = None if row is None else row._mapping
         return self.profiles[profile_id]
 
     def flush(self) -> None:
         if self.dirty_nodes:
             rows = [self.nodes[key] for key in sorted(self.dirty_nodes)]
-            upsert(
-                self.conn,
-                identity_nodes,
-                [row for row in rows if row is not None],
-                key=("id_type", "id_value"),
-                on_conflict={c: excluded(identity_nodes, c) for c in _NODE_COLUMNS},
-            )
+            _WRITE_NODES.many(self.conn, [row for row in rows if row is not None])
         if self.new_evidence:
             self.conn.execute(insert(identity_evidence), self.new_evidence)
         if self.dirty_edges:
             rows = [self.edges[pair] for pair in sorted(self.dirty_edges)]
-            upsert(
-                self.conn,
-                identity_edges,
-                [row for row in rows if row is not None],
-                key=("a_type", "a_value", "b_type", "b_value"),
-                on_conflict={c: excluded(identity_edges, c) for c in _EDGE_COLUMNS},
-            )
+            _WRITE_EDGES.many(self.conn, [row for row in rows if row is not None])
         self.dirty_nodes.clear()
         self.dirty_edges.clear()
         self.new_evidence = []
@@ -456,9 +470,11 @@ class _Stitch:
 
     def _merge(self, live: list[Key], existing: list[dict[str, Any]], target: str, oldest: tuple[Any, str]) -> str:
         """Move every identifier and edge of the other profiles to ``target``, in SQL (profiles can be large) and
-        in the working set alike, so the batch goes on without reading them again."""
+        in the working set alike, so the batch goes on without reading them again.
+
+        The working set is not written back first: its rows are what the batch's last write-back will store, and
+        they move to ``target`` here too, so whether the SQL below reaches them (stored) or not (new) is moot."""
         conn, working = self.conn, self.working
-        working.flush()
         traits = Traits()
         for profile in existing:
             traits.absorb(Traits.from_json(profile["traits"], profile["trait_sources"]))
@@ -469,16 +485,17 @@ class _Stitch:
                 continue
             old = profile["profile_id"]
             moved.add(old)
-            conn.execute(update(identity_nodes).where(identity_nodes.c.profile_id == old).values(profile_id=target))
-            conn.execute(update(identity_edges).where(identity_edges.c.profile_id == old).values(profile_id=target))
-            conn.execute(delete(identity_profiles).where(identity_profiles.c.profile_id == old))
+            _MOVE_NODES.execute(conn, {"b_from": old, "b_to": target})
+            _MOVE_EDGES.execute(conn, {"b_from": old, "b_to": target})
+            _DROP_PROFILE.execute(conn, {"b_profile_id": old})
             working.profiles.pop(old, None)
             evidence = {"via": self.message_id, "identifiers": [f"{t}:{v}" for t, v in live]}
-            conn.execute(
-                insert(identity_merges).values(
-                    merged_at=now, survivor_id=target, merged_id=old, run="incremental",
-                    evidence=orjson.dumps(evidence).decode(),
-                )
+            _NEW_MERGE.execute(
+                conn,
+                {
+                    "merged_at": now, "survivor_id": target, "merged_id": old, "run": "incremental",
+                    "evidence": orjson.dumps(evidence).decode(),
+                },
             )  # fmt: skip
         for row in working.nodes.values():
             if row is not None and row["profile_id"] in moved:
@@ -568,9 +585,9 @@ def save_profile(
     fields = profile_fields(traits, normalizer)
     row = {"first_seen_at": oldest[0], "first_message_id": oldest[1], "updated_at": now, **fields}
     if working.profile(profile_id) is None:
-        conn.execute(insert(identity_profiles).values(profile_id=profile_id, **row))
+        _NEW_PROFILE.execute(conn, {"profile_id": profile_id, **row})
     else:
-        conn.execute(update(identity_profiles).where(identity_profiles.c.profile_id == profile_id).values(**row))
+        _SET_PROFILE.execute(conn, {"b_profile_id": profile_id, **row})
     working.profiles[profile_id] = {"profile_id": profile_id, **row}
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 
+from c360.store.prepared import Prepared
+
 
 def upsert(
     conn: Connection,
@@ -29,6 +31,26 @@ def upsert(
     elif values:
         statement = dialect.insert(table)
         conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=dict(on_conflict)), list(values))
+
+
+class PreparedUpsert:
+    """``upsert`` of many rows with the same columns, its statement built once per dialect and run on the driver
+    connection (c360.store.prepared): for the rows a hot path writes back again and again."""
+
+    def __init__(self, table: Table, *, key: Sequence[str], update: Sequence[str]) -> None:
+        set_ = {column: excluded(table, column) for column in update}
+        self._by_dialect = {
+            name: Prepared(module.insert(table).on_conflict_do_update(index_elements=list(key), set_=set_))
+            for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
+        }
+
+    def many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        statement = self._by_dialect[conn.dialect.name]
+        by_columns: dict[frozenset[str], list[Mapping[str, Any]]] = {}
+        for row in rows:
+            by_columns.setdefault(frozenset(row), []).append(row)
+        for same in by_columns.values():
+            statement.many(conn, same)
 
 
 def excluded(table: Table, column: str) -> Any:
