@@ -8,7 +8,8 @@ What each number includes:
 - bodies: realistic events from `c360.demo.iter_events` (~1 KB of JSON each: user agent, page, campaign, ...),
   unique messageIds, 100 per batch, serialised with orjson and gzipped (level 6) *before* timing; each request
   is one prebuilt body.
-- server: one `c360 serve` process (one uvicorn worker, its background worker on, as deployed) on a fresh
+- server: one `c360 serve` (one uvicorn worker, and its background worker on, as deployed: since the worker
+  moved into a process of its own, that is two processes, and the server CPU printed counts both) on a fresh
   workspace on 127.0.0.1. The clients are threads of *this* process — a separate process from the server, so
   they do not share its GIL — each with its own keep-alive `httpx.Client`, sending its share of the bodies back
   to back (a closed loop: a client sends its next request when the last one is answered). events/s is N over
@@ -263,9 +264,10 @@ def serve_wrapped(out: Path | None, without_worker: bool, argv: list[str]) -> No
     from c360.cli.main import main
 
     if without_worker:
-        from c360.services.worker import BackgroundWorker
+        from c360.services.worker import BackgroundWorker, WorkerProcess
 
         BackgroundWorker.start = BackgroundWorker.stop = lambda self: None  # type: ignore[method-assign]
+        WorkerProcess.start = WorkerProcess.stop = lambda self: None  # type: ignore[method-assign]
     sys.argv = ["c360", *argv]
     if out is None:
         main()
