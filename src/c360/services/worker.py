@@ -58,7 +58,7 @@ class BackgroundWorker:
         processor = processor_for(self.ws)
         while not self._stop.is_set():
             if parent is not None and os.getppid() != parent:
-                return  # the server died without stopping us: nobody is left to
+                return  # the server died without stopping us: nobody else will
             try:
                 processor.run_until_idle()
                 self._maybe_compact()
@@ -91,10 +91,6 @@ class WorkerProcess:
         self._process: Any = None
         self._watcher = threading.Thread(target=self._watch, name="c360-worker-watch", daemon=True)
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
     def start(self) -> None:
         self._launch()
         self._watcher.start()
@@ -104,13 +100,12 @@ class WorkerProcess:
         with self._lock:
             self._stopping.set()
         self._stop.set()
-        process = self._process
-        process.join(timeout)
-        if process.is_alive():
+        # The watcher is the one thread that waits on the process: it returns once the process has ended.
+        self._watcher.join(timeout)
+        if self._watcher.is_alive():
             log.warning("the background worker did not stop within %.0f s: terminating it", timeout)
-            process.terminate()
-            process.join()
-        self._watcher.join()
+            self._process.terminate()
+            self._watcher.join()
 
     def _launch(self) -> bool:
         with self._lock:
