@@ -75,3 +75,33 @@ def test_excluded_is_the_proposed_row(store: Store) -> None:
     with store.read() as conn:
         row = conn.execute(select(known_users)).one()
     assert tuple(row) == ("u1", 47, T0, later)
+
+
+def test_prepared_upsert_writes_what_upsert_writes(store: Store) -> None:
+    """PreparedUpsert: new rows inserted, existing ones given the proposed values of the columns it updates (and
+    only those), rows whose keys come in another order in the same call, times read back as they were written."""
+    from c360.store.upsert import PreparedUpsert
+
+    write = PreparedUpsert(known_users, key=("user_id",), update=("event_count", "last_seen_at"))
+    with store.write() as conn:
+        write.many(
+            conn,
+            [
+                {"user_id": "u1", "event_count": 1, "first_seen_at": T0, "last_seen_at": T0},
+                {"user_id": "u2", "event_count": 2, "first_seen_at": T0, "last_seen_at": T0},
+            ],
+        )
+    later = T0 + dt.timedelta(days=1)
+    with store.write() as conn:
+        write.many(
+            conn,
+            [
+                # first_seen_at is proposed but not among the updated columns: the stored one stays
+                {"user_id": "u1", "event_count": 5, "first_seen_at": later, "last_seen_at": later},
+                {"user_id": "u3", "event_count": 1, "first_seen_at": later, "last_seen_at": later},
+                {"event_count": 7, "user_id": "u2", "last_seen_at": later, "first_seen_at": later},  # another order
+            ],
+        )
+    with store.read() as conn:
+        rows = [tuple(r) for r in conn.execute(select(known_users).order_by(known_users.c.user_id))]
+    assert rows == [("u1", 5, T0, later), ("u2", 7, T0, later), ("u3", 1, later, later)]
