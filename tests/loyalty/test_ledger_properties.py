@@ -775,3 +775,18 @@ def test_tier_changes_are_recorded_once_each(loyalty: tuple[Loyalty, list[dt.dat
         )
         assert [(r.tier, r.previous) for r in rows] == [("Silver", "Member"), ("Member", "Silver")]
         assert members(conn)["prof_a"].tier == "Member"
+
+
+def test_the_tier_digest_names_instants_not_clock_readings() -> None:
+    """The same history in another zone has the same digest (times computed by calendar rules come back in the
+    workspace's zone, times read from the store in UTC); a change a microsecond later has another."""
+    from c360.loyalty.tiers import TierChange
+    from c360.services.loyalty.operations import _tier_digest
+
+    at = dt.datetime(2026, 3, 1, 17, 0, 0, 123456, tzinfo=dt.UTC)
+    history = [TierChange(at, "Silver", "Member", "reached Silver")]
+    local = [TierChange(at.astimezone(ZONE), "Silver", "Member", "reached Silver")]
+    later = [TierChange(at + dt.timedelta(microseconds=1), "Silver", "Member", "reached Silver")]
+    assert _tier_digest(history) == _tier_digest(local)
+    assert _tier_digest(history) != _tier_digest(later)
+    assert _tier_digest([]) != _tier_digest(history)

@@ -283,8 +283,13 @@ def review_tier(
     return tier
 
 
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND: Final = dt.timedelta(microseconds=1)
+
+
 def _tier_digest(history: Sequence[TierChange]) -> str:
-    text = "|".join(f"{change.at.timestamp():.6f} {change.tier}" for change in history)
+    # Instants as whole microseconds since the epoch: the same text for the same instant in any zone.
+    text = "|".join(f"{(change.at - _EPOCH) // _MICROSECOND} {change.tier}" for change in history)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
