@@ -148,7 +148,10 @@ _DROP_PROFILE: Final = Prepared(
     delete(identity_profiles).where(identity_profiles.c.profile_id == bindparam("b_profile_id"))
 )
 _NEW_MERGE: Final = Prepared(insert(identity_merges))
-_PROFILE: Final = Prepared(select(identity_profiles).where(identity_profiles.c.profile_id == bindparam("b_profile_id")))
+#: One profile's row by its id (also the profile API's read, c360.services.profiles).
+PROFILE_BY_ID: Final = Prepared(
+    select(identity_profiles).where(identity_profiles.c.profile_id == bindparam("b_profile_id"))
+)
 _NEW_PROFILE: Final = Prepared(insert(identity_profiles))
 _SET_PROFILE: Final = Prepared(
     update(identity_profiles).where(identity_profiles.c.profile_id == bindparam("b_profile_id"))
@@ -221,7 +224,7 @@ class WorkingSet:
 
     def profile(self, profile_id: str) -> dict[str, Any] | None:
         if profile_id not in self.profiles:
-            row = _PROFILE.first(self.conn, {"b_profile_id": profile_id})
+            row = PROFILE_BY_ID.first(self.conn, {"b_profile_id": profile_id})
             self.profiles[profile_id] = None if row is None else row._mapping
         return self.profiles[profile_id]
 

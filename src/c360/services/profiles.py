@@ -39,6 +39,7 @@ from c360.domain.timestamps import format_utc, from_micros
 from c360.errors import InvalidInput, NotFound
 from c360.eventlog import EventLog
 from c360.eventlog.schema import events as log_events
+from c360.identity.stitch import PROFILE_BY_ID
 from c360.lake import EVENT_SCHEMA, Lake
 from c360.settings import Settings
 from c360.store import Store
@@ -185,7 +186,6 @@ def search_text(name: str | None, emails: Iterable[str], phones: Iterable[str]) 
 # --- resolving profile ids -------------------------------------------------------------------------------------
 # The reads of every lookup run as prepared statements (c360.store.prepared): SQLAlchemy's execution path costs
 # more than SQLite's own work for these primary-key reads, and a lookup answers in about a millisecond.
-_PROFILE: Final = Prepared(select(identity_profiles).where(identity_profiles.c.profile_id == bindparam("profile_id")))
 _SURVIVOR: Final = Prepared(
     select(identity_merges.c.survivor_id)
     .where(identity_merges.c.merged_id == bindparam("merged_id"))
@@ -206,7 +206,7 @@ _FAMILY_NODES: Final = Prepared(select(identity_nodes).where(identity_nodes.c.pr
 
 
 def _profile_row(conn: Connection, profile_id: str) -> Any | None:
-    return _PROFILE.first(conn, {"profile_id": profile_id})
+    return PROFILE_BY_ID.first(conn, {"b_profile_id": profile_id})
 
 
 def _survivor_of(conn: Connection, merged_id: str) -> str | None:

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from threading import Lock
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from c360.api.deps import AdminKey, ReadKey, WorkspaceDep, quick_read, require
 from c360.domain.money import to_minor
@@ -31,8 +31,7 @@ from c360.services.keys import ApiKey
 from c360.services.loyalty import Loyalty, RefundLine, Result, program_path, reports
 from c360.services.loyalty.enrolment import enrol_later, enrols_later
 from c360.services.loyalty.members import profile_for
-from c360.store.prepared import Prepared
-from c360.store.schema import loyalty_members, loyalty_orders
+from c360.store.schema import loyalty_orders
 from c360.store.types import utcnow
 from c360.workspace import Workspace
 
@@ -83,25 +82,11 @@ LoyaltyDep = Annotated[Loyalty, Depends(get_loyalty)]
 
 
 # --- naming members --------------------------------------------------------------------------------------------------
-# Built once: every order from a till runs it (building a statement costs SQLAlchemy more than running it).
-_MEMBER_NAMED: Final = Prepared(
-    select(loyalty_members.c.member_id, loyalty_members.c.profile_id)
-    .where((loyalty_members.c.member_id == bindparam("b_text")) | (loyalty_members.c.profile_id == bindparam("b_text")))
-    .order_by((loyalty_members.c.status != "active"), loyalty_members.c.enrolled_at)
-    .limit(1)
-)
-
-
-def _member_row(loyalty: Loyalty, text: str) -> Any:
-    with loyalty.store.read() as conn:
-        return _MEMBER_NAMED.first(conn, {"b_text": text})
-
-
 def _profile_id(loyalty: Loyalty, ws: Workspace, member: str, *, field: str = "member") -> str:
     """The profile an order or an enrolment is for: a member's profile, a profile id, or an identifier's."""
     text = member.strip()
     if ":" not in text and text:
-        row = _member_row(loyalty, text)
+        row = loyalty.member_named(text)
         if row is not None:
             return str(row.profile_id)
     return profile_for(ws.store, ws.settings, text, field=field)

@@ -43,10 +43,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Built once: a redemption from a till names its member with it.
+# Built once: every order and redemption from a till names its member with it. The member's own row first (a
+# merged-away account answers as its survivor, through ``Books.member``), then the oldest enrolment.
 _MEMBER_NAMED: Final = Prepared(
-    select(loyalty_members.c.member_id)
-    .where(or_(loyalty_members.c.profile_id == bindparam("b_name"), loyalty_members.c.member_id == bindparam("b_name")))
+    select(loyalty_members.c.member_id, loyalty_members.c.profile_id)
+    .where(or_(loyalty_members.c.member_id == bindparam("b_name"), loyalty_members.c.profile_id == bindparam("b_name")))
+    .order_by((loyalty_members.c.status != "active"), loyalty_members.c.enrolled_at)
     .limit(1)
 )
 
@@ -136,6 +138,12 @@ class Loyalty:
 
         return self._run(work)
 
+    def member_named(self, name: str) -> Any | None:
+        """The member row (``member_id``, ``profile_id``) whose member id or profile id is ``name``; an active
+        member before a merged one. None when there is none."""
+        with self.store.read() as conn:
+            return _MEMBER_NAMED.first(conn, {"b_name": name})
+
     def member_id_for(self, profile_id: str) -> str:
         """The member that ``profile_id`` (or a member id) is now, following merges to the survivor."""
         with self.store.read() as conn:
@@ -146,16 +154,15 @@ class Loyalty:
 
     # --- earning ------------------------------------------------------------------------------------------------
     def order(self, source: str, order: Order, profile_id: str, *, voucher_code: str | None = None) -> Result:
-        return self._run(
-            lambda b: ops.record_order(b, self.ctx, source, order, profile_id, voucher_code=voucher_code, now=b.now)
-        )
+        return self._run(self._order(source, order, profile_id, voucher_code))
 
     async def order_async(
         self, source: str, order: Order, profile_id: str, *, voucher_code: str | None = None
     ) -> Result:
-        return await self._run_async(
-            lambda b: ops.record_order(b, self.ctx, source, order, profile_id, voucher_code=voucher_code, now=b.now)
-        )
+        return await self._run_async(self._order(source, order, profile_id, voucher_code))
+
+    def _order(self, source: str, order: Order, profile_id: str, voucher_code: str | None) -> Callable[[Books], Result]:
+        return lambda b: ops.record_order(b, self.ctx, source, order, profile_id, voucher_code=voucher_code, now=b.now)
 
     def refund(
         self,
@@ -178,14 +185,15 @@ class Loyalty:
 
     # --- spending -----------------------------------------------------------------------------------------------
     def redeem(self, member_id: str, reward_id: str, *, quantity: int = 1, key: str | None = None) -> Result:
-        return self._run(lambda b: ops.redeem(b, self.ctx, member_id, reward_id, quantity=quantity, key=key, now=b.now))
+        return self._run(self._redeem(member_id, reward_id, quantity, key))
 
     async def redeem_async(
         self, member_id: str, reward_id: str, *, quantity: int = 1, key: str | None = None
     ) -> Result:
-        return await self._run_async(
-            lambda b: ops.redeem(b, self.ctx, member_id, reward_id, quantity=quantity, key=key, now=b.now)
-        )
+        return await self._run_async(self._redeem(member_id, reward_id, quantity, key))
+
+    def _redeem(self, member_id: str, reward_id: str, quantity: int, key: str | None) -> Callable[[Books], Result]:
+        return lambda b: ops.redeem(b, self.ctx, member_id, reward_id, quantity=quantity, key=key, now=b.now)
 
     def cancel_redemption(self, redemption_id: int) -> Result:
         return self._run(lambda b: ops.cancel_redemption(b, self.ctx, redemption_id, now=b.now))

@@ -307,8 +307,7 @@ class Books:
             return
         known = self._settle_due[member_id]
         if known is not None and at < known:
-            _SET_SETTLE_DUE.execute(self.conn, {"b_member_id": member_id, "b_due": at})
-            self._settle_due[member_id] = at
+            self.set_settle_due(member_id, at)
 
     def lots(self, member_id: str) -> list[Any]:
         """The member's pending and active lots, oldest first."""
