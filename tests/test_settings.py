@@ -145,6 +145,7 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         "engine": "spark",
         "duckdb_threads": "7",
         "duckdb_memory_limit": "1GB",
+        "resolve_workers": "3",
         "spark_master": "local[4]",
         "log_max_batch_events": "11",
         "log_queue_depth": "12",

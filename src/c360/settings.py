@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         default="duckdb", description="Batch engine: `duckdb` (default) or `spark` (install `c360[spark]`)."
     )
     duckdb_threads: int = Field(default=2, ge=1, description="Threads DuckDB may use.")
+    resolve_workers: int = Field(
+        default=1,
+        ge=0,
+        description="`c360 resolve`: worker processes that assemble the profiles of a large resolve while it writes "
+        "the graph (0: none, it assembles them afterwards; more pay where there are more than two cores).",
+    )
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB's memory limit (e.g. `4GB`).")
     spark_master: str = Field(default="local[2]", description="Spark master URL for the `spark` engine.")
     log_max_batch_events: int = Field(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, insert, select, text
 
 from c360.store import Store
-from c360.store.bulk import insert_arrow, insert_rows
+from c360.store.bulk import insert_arrow
 from c360.store.schema import identity_edges
 
 T0 = dt.datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
@@ -61,19 +61,10 @@ def _reference(store: Store) -> tuple[list[tuple[Any, ...]], list[Any]]:
     return expected
 
 
-def test_rows_are_stored_as_sqlalchemy_stores_them(store: Store) -> None:
-    expected_rows, expected_raw = _reference(store)
-    with store.write() as conn:
-        assert insert_rows(conn, identity_edges, ROWS) == 2
-    assert _stored(store) == expected_rows
-    assert _raw_seen_at(store) == expected_raw
-    assert expected_rows[1][9] == dt.datetime(2025, 3, 2, 0, 30, tzinfo=dt.UTC)
-
-
-def test_arrow_columns_are_stored_as_sqlalchemy_stores_them(store: Store) -> None:
-    expected_rows, expected_raw = _reference(store)
+def _arrow() -> pa.Table:
+    """ROWS as an engine gives them: Arrow columns."""
     columns = {name: [row[name] for row in ROWS] for name in ROWS[0]}
-    data = pa.table(
+    return pa.table(
         {
             **{name: pa.array(values, pa.string()) for name, values in columns.items() if isinstance(values[0], str)},
             "profile_id": pa.array(columns["profile_id"], pa.string()),
@@ -85,16 +76,21 @@ def test_arrow_columns_are_stored_as_sqlalchemy_stores_them(store: Store) -> Non
             "message_id": pa.array(columns["message_id"], pa.string()),
         }
     )
+
+
+def test_arrow_columns_are_stored_as_sqlalchemy_stores_them(store: Store) -> None:
+    expected_rows, expected_raw = _reference(store)
     with store.write() as conn:
-        assert insert_arrow(conn, identity_edges, data) == 2
+        assert insert_arrow(conn, identity_edges, _arrow()) == 2
     assert _stored(store) == expected_rows
     assert _raw_seen_at(store) == expected_raw
+    assert expected_rows[1][9] == dt.datetime(2025, 3, 2, 0, 30, tzinfo=dt.UTC)
 
 
 def test_a_rolled_back_transaction_keeps_nothing(store: Store) -> None:
     def failing_resolve() -> None:
         with store.write() as conn:
-            insert_rows(conn, identity_edges, ROWS)
+            insert_arrow(conn, identity_edges, _arrow())
             raise RuntimeError("the resolve failed after writing")
 
     with pytest.raises(RuntimeError):
@@ -103,9 +99,6 @@ def test_a_rolled_back_transaction_keeps_nothing(store: Store) -> None:
 
 
 def test_naive_instants_are_refused(store: Store) -> None:
-    naive = [{**ROWS[0], "seen_at": dt.datetime(2025, 3, 1, 12, 0)}]
-    with pytest.raises(ValueError, match="naive"), store.write() as conn:
-        insert_rows(conn, identity_edges, naive)
     data = pa.table({"a_type": ["x"], "seen_at": pa.array([dt.datetime(2025, 3, 1)], pa.timestamp("us"))})
     with pytest.raises(ValueError, match=r"identity_edges\.seen_at"), store.write() as conn:
         insert_arrow(conn, identity_edges, data)
@@ -114,6 +107,5 @@ def test_naive_instants_are_refused(store: Store) -> None:
 
 def test_nothing_to_insert_is_zero_rows(store: Store) -> None:
     with store.write() as conn:
-        assert insert_rows(conn, identity_edges, []) == 0
         assert insert_arrow(conn, identity_edges, pa.table({"a_type": pa.array([], pa.string())})) == 0
     assert _stored(store) == []

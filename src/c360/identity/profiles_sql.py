@@ -7,7 +7,18 @@ records, most of the write's time).
 
 from __future__ import annotations
 
-from c360.identity.graph_sql import EDGES, EVENTS, LABELS, NODES, OCC, PROFILES, VALUE_NAMES
+from c360.identity.graph_sql import (
+    EDGES,
+    EVENTS,
+    LABELS,
+    NAMES,
+    NODES,
+    NORM,
+    OCC,
+    PROFILES,
+    RAW_NAMES,
+    VALUE_NAMES,
+)
 
 MESSAGE_PROFILES = "id_message_profiles"
 OLD_NODES = "id_old_nodes"
@@ -53,13 +64,28 @@ def edge_rows_sql() -> str:
 
 
 def profile_traits_sql() -> str:
-    """Every message that says something about a person, grouped by profile (``traits.Traits`` ranks them)."""
+    """Every message that says something about a person, grouped by profile (``traits.Traits`` ranks them), with
+    what the graph already normalised of its name, emails and phones (``profile_fields.Known``)."""
+    known = []
+    joins = []
+    for kind in ("email", "phone"):
+        for side, raw in (
+            ("t", f"c360_json_text(e.traits, '$.{kind}')"),
+            ("c", f"c360_json_text(e.context, '$.traits.{kind}')"),
+        ):
+            alias = f"{kind}_{side}"
+            known.append(f"{alias}.raw AS {alias}_raw, {alias}.value AS {alias}_value")
+            joins.append(f"LEFT JOIN {NORM} {alias} ON {alias}.kind = '{kind}' AND {alias}.raw = {raw}")
     return f"""
         SELECT mp.profile_id, p.first_seen_at, p.first_message_id, e.source, e."timestamp" AS ts, e.message_id,
-               e.traits, c360_json_text(e.context, '$.traits') AS context_traits
+               e.traits, c360_json_text(e.context, '$.traits') AS context_traits,
+               nm.raw AS name_raw, nm.name_key, nm.name_rev, {", ".join(known)}
         FROM {EVENTS} e
         JOIN {MESSAGE_PROFILES} mp ON mp.message_id = e.message_id
         JOIN {PROFILES} p ON p.profile_id = mp.profile_id
+        LEFT JOIN {RAW_NAMES} rn ON rn.message_id = e.message_id
+        LEFT JOIN {NAMES} nm ON nm.raw = rn.name
+        {" ".join(joins)}
         WHERE e.traits IS NOT NULL OR c360_json_text(e.context, '$.traits') IS NOT NULL
         ORDER BY mp.profile_id
     """

@@ -7,18 +7,20 @@ store's identity tables. Rules that people made (unmerges, review decisions) are
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
 from sqlalchemy import Connection, Table, delete, insert, select
 
-from c360.domain.timestamps import from_micros
 from c360.engines import Engine, open_engine
 from c360.identity import graph_sql as q
 from c360.identity import profiles_sql as ps
@@ -26,13 +28,12 @@ from c360.identity.graph import RULES_SCHEMA, GraphOptions, GraphStats, build_gr
 from c360.identity.matching import MatchSettings
 from c360.identity.normalize import Normalizer
 from c360.identity.probabilistic import MatchStats, match_and_join, review_pairs_sql
-from c360.identity.profile_fields import profile_fields
-from c360.identity.traits import Traits, parse_object, source_rank
+from c360.identity.profile_assembly import Assembly, AssemblyOptions
 from c360.lake import EVENT_SCHEMA
 from c360.services.compaction import compact
 from c360.settings import Settings
 from c360.store import Database
-from c360.store.bulk import insert_arrow, insert_rows
+from c360.store.bulk import insert_arrow
 from c360.store.schema import (
     identity_edges,
     identity_evidence,
@@ -149,12 +150,6 @@ def read_old_nodes(store: Database) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def _rows(engine: Engine, sql: str) -> Iterator[list[dict[str, Any]]]:
-    for batch in engine.iter_batches(sql, batch_rows=BATCH_ROWS):
-        if batch.num_rows:
-            yield batch.to_pylist()
-
-
 def _copy(conn: Connection, engine: Engine, table: Table, sql: str) -> int:
     """The engine's rows of ``sql`` into ``table``, a batch at a time (the columns are named as the table's)."""
     return sum(insert_arrow(conn, table, batch) for batch in engine.iter_batches(sql, batch_rows=BATCH_ROWS))
@@ -162,17 +157,23 @@ def _copy(conn: Connection, engine: Engine, table: Table, sql: str) -> int:
 
 def write_results(conn: Connection, engine: Engine, settings: Settings, merges: list[dict[str, Any]], now: Any) -> int:
     """Replace the store's nodes, edges and profiles with the engine's; append the merges. Returns profiles."""
-    conn.execute(delete(identity_nodes))
-    conn.execute(delete(identity_edges))  # manual edges come back from their `link` rules
-    conn.execute(delete(identity_profiles))
-    conn.execute(delete(identity_evidence))
-    _copy(conn, engine, identity_evidence, ps.evidence_rows_sql())
-    with _indexes_built_after(conn, identity_nodes, identity_edges):
-        _copy(conn, engine, identity_nodes, ps.node_rows_sql())
-        _copy(conn, engine, identity_edges, ps.edge_rows_sql())
-    written = 0
-    for chunk in _chunks(_profile_rows(engine, settings, now), BATCH_ROWS):
-        written += insert_rows(conn, identity_profiles, chunk)
+    options = AssemblyOptions(
+        tuple(settings.identity_source_priority), Normalizer.from_settings(settings), now.astimezone(dt.UTC)
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="c360-resolve-") as workdir,
+        Assembly(engine, options, workers=settings.resolve_workers, workdir=Path(workdir)) as assembly,
+    ):
+        conn.execute(delete(identity_nodes))
+        conn.execute(delete(identity_edges))  # manual edges come back from their `link` rules
+        conn.execute(delete(identity_profiles))
+        conn.execute(delete(identity_evidence))
+        _copy(conn, engine, identity_evidence, ps.evidence_rows_sql())
+        with _indexes_built_after(conn, identity_nodes, identity_edges):
+            _copy(conn, engine, identity_nodes, ps.node_rows_sql())
+            _copy(conn, engine, identity_edges, ps.edge_rows_sql())
+        # The profiles' rows were assembled meanwhile, by other processes when there are many.
+        written = sum(insert_arrow(conn, identity_profiles, batch) for batch in assembly.batches())
     if merges:
         conn.execute(
             insert(identity_merges),
@@ -213,58 +214,6 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
             chunk = []
     if chunk:
         yield chunk
-
-
-def _profile_rows(engine: Engine, settings: Settings, now: Any) -> Iterator[dict[str, Any]]:
-    priority = settings.identity_source_priority
-    normalizer = Normalizer.from_settings(settings)
-    current: str | None = None
-    head: dict[str, Any] = {}
-    traits = Traits()
-
-    def finish() -> dict[str, Any]:
-        return {
-            "profile_id": head["profile_id"],
-            "first_seen_at": head["first_seen_at"],
-            "first_message_id": head["first_message_id"],
-            "updated_at": now,
-            **profile_fields(traits, normalizer),
-        }
-
-    ranks: dict[str, int] = {}
-    for batch in engine.iter_batches(ps.profile_traits_sql(), batch_rows=BATCH_ROWS):
-        # Column lists rather than a dict per row, and the instants as µs since the epoch straight from Arrow:
-        # this loop runs once per message that carries traits.
-        micros = batch.column("ts").cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_pylist()
-        columns = [batch.column(name).to_pylist() for name in ("profile_id", "source", "message_id")]
-        traits_text, context_text = batch.column("traits").to_pylist(), batch.column("context_traits").to_pylist()
-        first_seen = batch.column("first_seen_at").cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_pylist()
-        first_message = batch.column("first_message_id").to_pylist()
-        for i, (profile_id, source, message_id) in enumerate(zip(*columns, strict=True)):
-            if profile_id != current:
-                if current is not None:
-                    yield finish()
-                current = profile_id
-                head = {
-                    "profile_id": profile_id,
-                    "first_seen_at": from_micros(first_seen[i]),
-                    "first_message_id": first_message[i],
-                }
-                traits = Traits()
-            if (rank := ranks.get(source)) is None:
-                rank = ranks[source] = source_rank(source, priority)
-            traits.offer_message(
-                parse_object(traits_text[i]),
-                parse_object(context_text[i]),
-                source_rank=rank,
-                ts_us=micros[i],
-                message_id=message_id,
-            )
-    if current is not None:
-        yield finish()
-    for rows in _rows(engine, ps.bare_profiles_sql()):
-        for row in rows:
-            yield {**row, "updated_at": now, **profile_fields(Traits(), normalizer)}
 
 
 def queue_held_values(conn: Connection, engine: Engine, now: Any) -> int:

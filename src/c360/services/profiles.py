@@ -33,7 +33,7 @@ import phonenumbers
 import pyarrow as pa
 from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, case, cast, func, literal, or_, select
 
-from c360.domain.identifiers import IdentifierType, is_blocked, name_keys, normalize_email, normalize_phone
+from c360.domain.identifiers import IdentifierType, NameKeys, is_blocked, name_keys, normalize_email, normalize_phone
 from c360.domain.names_vi import fold_name
 from c360.domain.timestamps import format_utc, from_micros
 from c360.errors import InvalidInput, NotFound
@@ -151,7 +151,7 @@ def _national_prefix(country_code: int) -> str | None:
     return (metadata.national_prefix if metadata is not None else None) or ""
 
 
-def search_text(name: str | None, emails: Iterable[str], phones: Iterable[str]) -> str:
+def search_text(name: str | NameKeys | None, emails: Iterable[str], phones: Iterable[str]) -> str:
     """The ``identity_profiles.search_text`` of a profile: lower-case ASCII words separated by single spaces.
 
     In this order:
@@ -165,10 +165,11 @@ def search_text(name: str | None, emails: Iterable[str], phones: Iterable[str]) 
     ``Nguyễn Văn An``, ``an.nguyen@gmail.com``, ``+84912345678`` ->
     ``nguyen van an an nguyen van an.nguyen@gmail.com 84912345678 0912345678``.
     Search matches words of a query at the start of these words, digits and email parts anywhere, and ranks a
-    profile whose text starts with the query's name (in either order) first.
+    profile whose text starts with the query's name (in either order) first. ``name`` may be given as its keys
+    (``name_keys``), when they are known already.
     """
     parts: list[str] = []
-    keys = name_keys(name)
+    keys = name if isinstance(name, NameKeys) or name is None else name_keys(name)
     if keys is not None:
         parts += [keys.folded, keys.reversed_folded]
     rest: list[str] = []

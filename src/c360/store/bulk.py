@@ -1,5 +1,5 @@
-"""Writing many rows at once: Arrow columns (or plain rows) straight to the driver, without SQLAlchemy's per-row
-parameter processing.
+"""Writing many rows at once: Arrow columns straight to the driver, without SQLAlchemy's per-row parameter
+processing.
 
 A resolve writes hundreds of thousands of identity rows. Through ``conn.execute(insert(table), dicts)`` each row
 costs ~35 µs of Python (building the parameters, the UTC type's bind processing) against ~3 µs for the database
@@ -10,15 +10,13 @@ SQLite's DATETIME text (``2026-01-01 00:00:00.000000``, UTC) and PostgreSQL's ti
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Boolean, Connection, Table
 
-from c360.store.types import UTCDateTime, sqlite_text
+from c360.store.types import UTCDateTime
 
 
 def insert_arrow(conn: Connection, table: Table, data: pa.Table | pa.RecordBatch) -> int:
@@ -28,16 +26,6 @@ def insert_arrow(conn: Connection, table: Table, data: pa.Table | pa.RecordBatch
     names = list(data.schema.names)
     columns = [_column_values(conn, table, name, data.column(name)) for name in names]
     return _write(conn, table, names, list(zip(*columns, strict=True)))
-
-
-def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert ``rows`` (dicts with the same keys, named as ``table``'s columns); returns the rows written."""
-    if not rows:
-        return 0
-    names = list(rows[0])
-    converters = [_converter(conn, table, name) for name in names]
-    values = [tuple(convert(row[name]) for name, convert in zip(names, converters, strict=True)) for row in rows]
-    return _write(conn, table, names, values)
 
 
 def _write(conn: Connection, table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> int:
@@ -69,32 +57,3 @@ def _column_values(conn: Connection, table: Table, name: str, values: pa.Array |
     if isinstance(column_type, Boolean):
         return list(values.cast(pa.bool_()).to_pylist())
     return list(values.to_pylist())
-
-
-def _converter(conn: Connection, table: Table, name: str) -> Any:
-    column_type = table.c[name].type
-    if isinstance(column_type, UTCDateTime):
-        return _sqlite_instant if conn.dialect.name == "sqlite" else _aware
-    if isinstance(column_type, Boolean):
-        return _boolean
-    return _same
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} given where a zone-aware UTC time is needed")
-    return value
-
-
-def _sqlite_instant(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return sqlite_text(_aware(value))  # type: ignore[arg-type]
-
-
-def _boolean(value: Any) -> bool | None:
-    return None if value is None else bool(value)
-
-
-def _same(value: Any) -> Any:
-    return value
