@@ -51,9 +51,10 @@ the birth date missing 10 % or a day, month or year off 10 %, the national id mi
 once to `$C360_CACHE_DIR/bench/` (or `~/.cache/c360/bench/`).
 A fresh workspace gets them by `c360 import` (timed apart) and `c360 compact` (timed apart); then
 `c360 resolve --json` is timed with the child's peak RSS; then Splink alone (bench/splink_reference.py, DuckDB
-threads 2, memory limit 4GB: c360's defaults) on the same CSV in a child process, with its peak RSS. Both are
-scored against the ids. Ratio: c360 resolve / Splink, wall time and peak memory. The true pairs c360 left apart
-are counted by whether both records carry the same phone and whether resolve held that phone back (and why).
+threads 2, memory limit 4GB: twice c360's default for its own DuckDB) on the same CSV in a child process, with
+its peak RSS. Both are scored against the ids. Ratio: c360 resolve / Splink, wall time and peak memory. The true
+pairs c360 left apart are counted by whether both records carry the same phone and whether resolve held that
+phone back (and why).
 --profile: afterwards, cProfile of resolve in this process on a copy of the workspace taken before it resolved.
 
 lookup: a demo workspace (`--workspace` to reuse one), `c360 keys create --scope read --json`, one `c360 serve`

@@ -7,7 +7,7 @@ the same members on Spark on smaller data.
 
 Data: bench/segments_data.py (generated once per seed and sizes, then read from the cache). Both sides read the
 same registered inputs: the lake's event files (Parquet), the identity map, the profiles and the loyalty members.
-The engine is c360's DuckDB engine with the workspace defaults (2 threads, memory limit 4GB).
+The engine is c360's DuckDB engine with 2 threads and a memory limit of 4GB (the workspace default is 2GB).
 
 - c360: the ten definitions compiled by c360.segments.compile without computed traits or RFM (the definitions
   name only traits, events, loyalty and each other): one scan of the events for every event condition

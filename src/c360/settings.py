@@ -65,7 +65,11 @@ class Settings(BaseSettings):
         description="`c360 resolve`: worker processes that assemble the profiles of a large resolve while it writes "
         "the graph (0: none, it assembles them afterwards; more pay where there are more than two cores).",
     )
-    duckdb_memory_limit: str = Field(default="4GB", description="DuckDB's memory limit (e.g. `4GB`).")
+    duckdb_memory_limit: str = Field(
+        default="2GB",
+        description="DuckDB's memory limit (e.g. `4GB`); beyond it, DuckDB spills to a temporary folder. 2GB keeps a "
+        "resolve of a million records under 3 GB in all.",
+    )
     spark_master: str = Field(default="local[2]", description="Spark master URL for the `spark` engine.")
     log_max_batch_events: int = Field(
         default=20_000,

@@ -150,3 +150,28 @@ def test_registering_a_name_again_replaces_the_table(engine: Engine, tmp_path: P
     assert engine.sql("SELECT count(*) AS n FROM people").to_pylist() == [{"n": 0}]
     engine.register_arrow("people", PEOPLE.slice(0, 2))
     assert engine.sql("SELECT count(*) AS n FROM people").to_pylist() == [{"n": 2}]
+
+
+def test_duckdb_spills_into_a_folder_of_its_own_that_close_removes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not DuckDB's default `.tmp` in the current directory: a resolve run from a user's home left one there."""
+    import tempfile
+
+    from c360.engines import open_engine
+
+    monkeypatch.chdir(tmp_path)
+    engine = open_engine("duckdb", threads=1, memory_limit="64MB")
+    folder = Path(engine.sql("SELECT current_setting('temp_directory') AS t").column(0)[0].as_py())
+    assert folder.parent == Path(tempfile.gettempdir())
+    assert folder.name.startswith("c360-duckdb-")
+    # A sort of ~400 MB of text in 64 MB: DuckDB has to spill, and spills there.
+    engine.register_arrow("numbers", pa.table({"i": pa.array(range(4_000_000), pa.int64())}))
+    rows = engine.materialize(
+        "big", "SELECT i, repeat('x', 100) || CAST(i AS VARCHAR) AS s FROM numbers ORDER BY s DESC"
+    )
+    assert rows == 4_000_000
+    assert list(folder.iterdir()), "the table does not fit in 64 MB: some of it is in the folder"
+    assert not (tmp_path / ".tmp").exists()
+    engine.close()
+    assert not folder.exists()

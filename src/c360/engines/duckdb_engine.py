@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,8 @@ class DuckDBEngine(Engine):
     """An in-memory DuckDB connection; tables are views over Parquet files or registered Arrow tables.
 
     ``threads`` and ``memory_limit`` (``"2GB"``) default to DuckDB's own (all cores, 80% of RAM);
-    ``temp_directory`` is where a query that exceeds the memory limit spills.
+    ``temp_directory`` is where a query that exceeds the memory limit spills: by default a folder of the system's
+    temporary directory, removed on close (DuckDB's own default is ``.tmp`` in the current directory).
     """
 
     name = "duckdb"
@@ -37,8 +39,11 @@ class DuckDBEngine(Engine):
             config["threads"] = threads
         if memory_limit is not None:
             config["memory_limit"] = memory_limit
-        if temp_directory is not None:
-            config["temp_directory"] = str(temp_directory)
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if temp_directory is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="c360-duckdb-")
+            temp_directory = Path(self._scratch.name)
+        config["temp_directory"] = str(temp_directory)
         try:
             self._con = duckdb.connect(":memory:", config=config)  # type: ignore[arg-type]
             assert isinstance(self.dialect, DuckDBDialect)
@@ -98,4 +103,8 @@ class DuckDBEngine(Engine):
             reader.close()
 
     def _close(self) -> None:
-        self._con.close()
+        try:
+            self._con.close()
+        finally:
+            if self._scratch is not None:
+                self._scratch.cleanup()
