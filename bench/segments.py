@@ -7,7 +7,7 @@ the same members on Spark on smaller data.
 
 Data: bench/segments_data.py (generated once per seed and sizes, then read from the cache). Both sides read the
 same registered inputs: the lake's event files (Parquet), the identity map, the profiles and the loyalty members.
-The engine is c360's DuckDB engine with 2 threads and a memory limit of 4GB (the workspace default is 2GB).
+The engine is c360's DuckDB engine with the workspace defaults (2 threads, memory limit 2GB; `--memory-limit`).
 
 - c360: the ten definitions compiled by c360.segments.compile without computed traits or RFM (the definitions
   name only traits, events, loyalty and each other): one scan of the events for every event condition
@@ -42,6 +42,7 @@ from c360.segments import catalog as cat
 from c360.segments import compile as sc
 from c360.segments.computed import DEFAULT_TRAITS
 from c360.segments.definition import Catalog, Definition, parse_definition
+from c360.settings import Settings
 from segments_data import AS_OF, SegmentsBenchData, generate
 
 ZONE = "Asia/Ho_Chi_Minh"
@@ -183,9 +184,9 @@ def run_c360(engine: Engine, plan: sc.Plan) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
-def reference_connection(data: SegmentsBenchData) -> duckdb.DuckDBPyConnection:
+def reference_connection(data: SegmentsBenchData, memory_limit: str) -> duckdb.DuckDBPyConnection:
     """A plain DuckDB connection (the same settings as c360's engine) over the same files."""
-    con = duckdb.connect(config={"threads": 2, "memory_limit": "4GB"})
+    con = duckdb.connect(config={"threads": 2, "memory_limit": memory_limit})
     con.execute("SET TimeZone = 'UTC'")
     files = ", ".join(f"'{f}'" for f in data.event_files)
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{files}])")
@@ -228,11 +229,11 @@ def best_of(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
 def duckdb_part(args: argparse.Namespace) -> None:
     data = generate(args.profiles, args.events, args.seed, progress=lambda s: print(f"  data: {s}", file=sys.stderr))
     defs = definitions()
-    with open_engine("duckdb", threads=2, memory_limit="4GB") as engine:
+    with open_engine("duckdb", threads=2, memory_limit=args.memory_limit) as engine:
         register(engine, data)
         plan = sc.Plan(AS_OF, ZONE, (), defs, rfm=None)
         c360_s, counts = best_of(2, lambda: run_c360(engine, plan))
-        con = reference_connection(data)
+        con = reference_connection(data, args.memory_limit)
         ref_s, ref_counts = best_of(2, lambda: run_reference(con))
         check_same_members(engine, con, plan)
         if counts != ref_counts:
@@ -240,7 +241,7 @@ def duckdb_part(args: argparse.Namespace) -> None:
         full = sc.Plan(AS_OF, ZONE, DEFAULT_TRAITS, defs, currency="VND")
         full_s, _ = best_of(1, lambda: run_c360(engine, full))
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-    print(f"profiles {data.profiles_count:,}  events {data.events_count:,}  (DuckDB, 2 threads, 4GB)")
+    print(f"profiles {data.profiles_count:,}  events {data.events_count:,}  (DuckDB, 2 threads, {args.memory_limit})")
     for name, n in counts.items():
         print(f"  {name:<22} {n:>9,} members")
     print(f"c360 ten segments: {c360_s:.2f} s   hand-written SQL: {ref_s:.2f} s   ratio {c360_s / ref_s:.2f}x")
@@ -293,6 +294,11 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--memory-limit",
+        default=Settings.model_fields["duckdb_memory_limit"].default,
+        help="DuckDB's memory limit, both sides (default: the workspace default)",
+    )
     parser.add_argument("--spark", action="store_true", help="compare DuckDB and Spark on smaller data")
     parser.add_argument("--spark-profiles", type=int, default=50_000)
     parser.add_argument("--spark-events", type=int, default=1_000_000)
