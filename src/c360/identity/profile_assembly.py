@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 import pickle
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from c360.identity.normalize import Normalizer
 from c360.identity.profile_fields import Known, profile_fields
 from c360.identity.traits import Traits, parse_object, source_rank
 
-#: Below this many messages with traits, starting worker processes (~1 s) costs more than it saves.
+#: Below this many messages (of all profiles), starting worker processes (~1 s) costs more than it saves.
 PARALLEL_MIN_MESSAGES: Final = 100_000
 #: Messages in one part handed to a worker.
 PART_MESSAGES: Final = 50_000
@@ -186,10 +187,11 @@ class Assembly:
         parts = list(itertools.pairwise(part_bounds(ids, part_messages)))
         del ids
         self._parts = [self._workdir / f"profiles-{index:05d}.arrow" for index in range(len(parts))]
-        for number in range(min(workers, len(parts))):
-            # Worker n takes parts n, n + workers, ...: each finishes its parts in order, so the next line it
+        count = min(workers, len(parts))
+        for number in range(count):
+            # Worker n takes parts n, n + count, ...: each finishes its parts in order, so the next line it
             # writes names the next of them.
-            mine = [(index, *bounds) for index, bounds in enumerate(parts) if index % workers == number]
+            mine = [(index, *bounds) for index, bounds in enumerate(parts) if index % count == number]
             job = self._workdir / f"job-{number}.pickle"
             job.write_bytes(pickle.dumps(_Job(files, mine, self._parts, self.options)))
             self._workers.append(_Worker.start(job, self._workdir / f"worker-{number}.err"))
@@ -225,6 +227,10 @@ class _Job:
     options: AssemblyOptions
 
 
+#: What a worker writes to stdout when a part is complete (then the part's index); other output is not for us.
+_DONE: Final = "c360-part-done "
+
+
 @dataclass(slots=True)
 class _Worker:
     process: subprocess.Popen[str]
@@ -232,26 +238,34 @@ class _Worker:
 
     @classmethod
     def start(cls, job: Path, errors: Path) -> _Worker:
+        # The child imports the c360 this process runs, wherever this process found it.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         with errors.open("w") as sink:
             process = subprocess.Popen(
                 [sys.executable, "-m", "c360.identity.profile_assembly", str(job)],
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=sink,
                 text=True,
+                env=env,
             )
         return cls(process, errors)
 
     def wait_for(self, index: int) -> None:
         """Block until this worker says part ``index`` is written."""
         assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if line.strip() != str(index):
-            code = self.process.wait()
-            detail = self.errors.read_text(errors="replace").strip().splitlines()[-5:]
-            raise EngineError(
-                f"a profile assembly worker stopped (exit code {code}) before part {index}: " + " | ".join(detail),
-                engine="python",
-            )
+        while line := self.process.stdout.readline():
+            if line.startswith(_DONE):
+                if int(line[len(_DONE) :]) == index:
+                    return
+                break
+        self.process.kill()
+        code = self.process.wait()
+        detail = self.errors.read_text(errors="replace").strip().splitlines()[-5:]
+        raise EngineError(
+            f"a profile assembly worker stopped (exit code {code}) before part {index}: " + " | ".join(detail),
+            engine="python",
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -262,12 +276,12 @@ class _Worker:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """A worker: assemble the parts of the job file named on the command line, writing each part's index to
-    stdout once its file is complete."""
+    """A worker: assemble the parts of the job file named on the command line, saying on stdout when each part's
+    file is complete."""
     job: _Job = pickle.loads(Path((argv or sys.argv[1:])[0]).read_bytes())
     for index, start, stop in job.parts:
         assemble_part(job.files, start, stop, job.options, job.outputs[index])
-        print(index, flush=True)
+        print(f"{_DONE}{index}", flush=True)
 
 
 def part_bounds(ids: Sequence[str], size: int) -> list[int]:
