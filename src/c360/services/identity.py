@@ -104,8 +104,16 @@ def resolve(ws: Workspace, progress: Progress | None = None, *, engine: Engine |
         merges = engine.sql(ps.merges_sql(), max_rows=10_000_000).to_pylist()
         say("writing the identity map")
         now = utcnow()
-        with ws.store.write() as conn:
-            profiles = write_results(conn, engine, ws.settings, merges, now)
+        # The profiles' rows are started before the store's write transaction, which holds the store's write lock
+        # (SQLite) until it commits: the messages' export and the workers' start-up need no lock.
+        with (
+            tempfile.TemporaryDirectory(prefix="c360-resolve-") as workdir,
+            Assembly(
+                engine, assembly_options(ws.settings, now), workers=ws.settings.resolve_workers, workdir=Path(workdir)
+            ) as assembly,  # fmt: skip
+            ws.store.write() as conn,
+        ):
+            profiles = write_results(conn, engine, assembly, merges, now)
             review = queue_held_values(conn, engine, now)
             if matched is not None:
                 review += queue_matches(conn, engine, now)
@@ -155,25 +163,26 @@ def _copy(conn: Connection, engine: Engine, table: Table, sql: str) -> int:
     return sum(insert_arrow(conn, table, batch) for batch in engine.iter_batches(sql, batch_rows=BATCH_ROWS))
 
 
-def write_results(conn: Connection, engine: Engine, settings: Settings, merges: list[dict[str, Any]], now: Any) -> int:
-    """Replace the store's nodes, edges and profiles with the engine's; append the merges. Returns profiles."""
-    options = AssemblyOptions(
+def assembly_options(settings: Settings, now: dt.datetime) -> AssemblyOptions:
+    return AssemblyOptions(
         tuple(settings.identity_source_priority), Normalizer.from_settings(settings), now.astimezone(dt.UTC)
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="c360-resolve-") as workdir,
-        Assembly(engine, options, workers=settings.resolve_workers, workdir=Path(workdir)) as assembly,
-    ):
-        conn.execute(delete(identity_nodes))
-        conn.execute(delete(identity_edges))  # manual edges come back from their `link` rules
-        conn.execute(delete(identity_profiles))
-        conn.execute(delete(identity_evidence))
-        _copy(conn, engine, identity_evidence, ps.evidence_rows_sql())
-        with _indexes_built_after(conn, identity_nodes, identity_edges):
-            _copy(conn, engine, identity_nodes, ps.node_rows_sql())
-            _copy(conn, engine, identity_edges, ps.edge_rows_sql())
-        # The profiles' rows were assembled meanwhile, by other processes when there are many.
-        written = sum(insert_arrow(conn, identity_profiles, batch) for batch in assembly.batches())
+
+
+def write_results(
+    conn: Connection, engine: Engine, assembly: Assembly, merges: list[dict[str, Any]], now: dt.datetime
+) -> int:
+    """Replace the store's nodes, edges and profiles with the engine's; append the merges. Returns profiles."""
+    conn.execute(delete(identity_nodes))
+    conn.execute(delete(identity_edges))  # manual edges come back from their `link` rules
+    conn.execute(delete(identity_profiles))
+    conn.execute(delete(identity_evidence))
+    _copy(conn, engine, identity_evidence, ps.evidence_rows_sql())
+    with _indexes_built_after(conn, identity_nodes, identity_edges):
+        _copy(conn, engine, identity_nodes, ps.node_rows_sql())
+        _copy(conn, engine, identity_edges, ps.edge_rows_sql())
+    # The profiles' rows were assembled meanwhile, by other processes when there are many.
+    written = sum(insert_arrow(conn, identity_profiles, batch) for batch in assembly.batches())
     if merges:
         conn.execute(
             insert(identity_merges),
