@@ -143,6 +143,7 @@ def test_every_setting_can_be_set_in_the_environment(monkeypatch: pytest.MonkeyP
         "log_url": "sqlite:///y.db",
         "lake_dir": "/elsewhere/lake",
         "engine": "spark",
+        "store_busy_timeout_seconds": "2.5",
         "duckdb_threads": "7",
         "duckdb_memory_limit": "1GB",
         "resolve_workers": "3",

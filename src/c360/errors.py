@@ -4,6 +4,7 @@ C360Error                    base: the CLI prints the message and exits non-zero
 ├── ConfigError              a settings file or a setting is invalid (names the key and the reason)
 ├── WorkspaceError           the workspace folder is missing, not a workspace, or already one
 ├── StoreUnavailable         the operational store or the event log cannot be reached
+│   └── StoreBusy            another transaction held the write lock longer than the wait (HTTP 503, Retry-After)
 ├── AuthError                no key, or an unknown or revoked key (HTTP 401)
 │   └── ForbiddenError       a valid key without the scope the action needs (HTTP 403)
 ├── NotFound                 a named thing does not exist (HTTP 404)
@@ -42,6 +43,17 @@ class StoreUnavailable(C360Error):
     http_status = 503
     code = "store_unavailable"
     exit_code = 3
+
+
+class StoreBusy(StoreUnavailable):
+    """A transient state: another writer (a large ``c360 resolve``, say) kept SQLite's write lock for longer than a
+    transaction waits for it. Nothing of the failed transaction was kept; trying again later works."""
+
+    code = "store_busy"
+
+    def __init__(self, message: str, *, retry_after_seconds: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class AuthError(C360Error):

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     engine: Literal["duckdb", "spark"] = Field(
         default="duckdb", description="Batch engine: `duckdb` (default) or `spark` (install `c360[spark]`)."
     )
+    store_busy_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="SQLite stores: how long a transaction waits for another's write lock (a large `c360 resolve` "
+        "holds it while it writes) before it fails with `store_busy` (HTTP 503 with Retry-After).",
+    )
     duckdb_threads: int = Field(default=2, ge=1, description="Threads DuckDB may use.")
     resolve_workers: int = Field(
         default=1,

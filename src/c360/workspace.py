@@ -89,7 +89,7 @@ class Workspace:
 
     @cached_property
     def store(self) -> Store:
-        return Store.open(self.settings.resolved_store_url)
+        return Store.open(self.settings.resolved_store_url, busy_timeout=self.settings.store_busy_timeout_seconds)
 
     @cached_property
     def log(self) -> EventLog:

@@ -4,6 +4,7 @@ the real app; every refusal answers JSON that says why and leaves the balances a
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from c360.services.processing import processor_for
 from c360.store.schema import loyalty_entries, loyalty_members, loyalty_redemptions
@@ -782,3 +784,26 @@ def test_a_later_refund_never_gives_back_a_voucher_spent_again_since(
     assert "already given back" in later.json()["reason"]
     shown = api.get(f"/v1/loyalty/vouchers/{code}", headers=read).json()
     assert (shown["status"], shown["spent_order"], shown["usable"]) == ("spent", "pos:B1", False)
+
+
+def test_a_store_held_by_a_long_write_is_503_with_retry_after_and_keeps_nothing(
+    ws: Workspace, write: dict[str, str], clock: Clock
+) -> None:
+    """A large `c360 resolve` holds SQLite's write lock while it writes: past the wait, a POS order gets a 503 it
+    can retry, not a 500, and nothing of it is kept."""
+    with client_for(ws.path, store_busy_timeout_seconds=0.2) as api:
+        api.app.state.loyalty_clock = clock  # type: ignore[attr-defined]
+        enrol(api, write)
+        before = books(ws)
+        other = sqlite3.connect(make_url(ws.settings.resolved_store_url).database or "", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            response = api.post("/v1/loyalty/orders", json=ORDER, headers=write)
+            refused(response, 503, "store_busy", "busy")
+            assert int(response.headers["Retry-After"]) > 0
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        assert books(ws) == before
+        retried = api.post("/v1/loyalty/orders", json=ORDER, headers=write)
+        assert retried.status_code == 200, retried.text

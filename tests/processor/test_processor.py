@@ -3,6 +3,8 @@ batch twice when two processor instances race."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
+from c360.errors import StoreBusy
 from c360.eventlog import EventLog
 from c360.processor import EventProcessor, ProcessedEvent
 from c360.store import Store
@@ -168,3 +171,44 @@ def test_two_instances_racing_on_postgresql_never_apply_a_batch_twice(tmp_path: 
         a.close()
         b.close()
         watcher.close()
+
+
+def test_a_store_held_by_another_writer_is_retried_later_never_dead_lettered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large resolve keeps SQLite's write lock for a minute: the processor's wait runs out, and the batch must
+    wait for the next round rather than be applied event by event into dead letters."""
+    log_url, store_url = f"sqlite:///{tmp_path / 'log.db'}", f"sqlite:///{tmp_path / 'store.db'}"
+    prepare(log_url, store_url, events=12)
+    log, store = EventLog.open(log_url), Store.open(store_url, migrate=False, busy_timeout=0.1)
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    transactions = 0
+    real_write = store.write
+
+    @contextlib.contextmanager
+    def write() -> Iterator[Connection]:
+        # The other writer commits just before the third transaction: had the processor taken the busy store for
+        # a bad batch, that would be the dead letter of the batch's first event.
+        nonlocal transactions
+        transactions += 1
+        if transactions == 3:
+            other.execute("COMMIT")
+        with real_write() as conn:
+            yield conn
+
+    monkeypatch.setattr(store, "write", write)
+    try:
+        processor = EventProcessor(log, store, crash_handlers(), batch_size=5)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreBusy):
+            processor.run_once()
+        assert transactions == 1
+        other.execute("COMMIT")
+        assert processor.checkpoint() == 0
+        assert processor.run_until_idle() == 12
+    finally:
+        other.close()
+        log.close()
+        store.close()
+    check_exactly_once(store_url, upto=12)
+    assert state(store_url)[4] == []

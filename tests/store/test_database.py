@@ -3,6 +3,7 @@ SQLite writers queue on the write lock instead of failing; unreachable or malfor
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from c360.errors import ConfigError, StoreUnavailable
+from c360.errors import ConfigError, StoreBusy, StoreUnavailable
 from c360.store import Store, open_database
 from c360.store.schema import meta, sources
 from c360.store.types import utcnow
@@ -162,3 +163,33 @@ def test_sqlite_read_sees_committed_writes_of_another_engine(sqlite_url: str) ->
     finally:
         writer.close()
         reader.close()
+
+
+@pytest.fixture
+def held_store(tmp_path: Path) -> Iterator[tuple[Store, sqlite3.Connection]]:
+    """A store whose transactions wait 0.1 s for the write lock, and another connection holding that lock."""
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    store = Store.open(url, busy_timeout=0.1)
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    yield store, other
+    other.close()
+    store.close()
+
+
+def test_a_write_lock_held_past_the_wait_is_store_busy_and_changes_nothing(
+    held_store: tuple[Store, sqlite3.Connection],
+) -> None:
+    store, other = held_store
+    with pytest.raises(StoreBusy, match="busy") as caught, store.write() as conn:
+        conn.execute(text("INSERT INTO processor_checkpoints (name, seq, updated_at) VALUES ('x', 1, '2026-01-01')"))
+    assert caught.value.http_status == 503
+    assert caught.value.retry_after_seconds > 0
+    # WAL readers do not wait for writers.
+    with store.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM processor_checkpoints")).scalar_one() == 0
+    other.execute("COMMIT")
+    with store.write() as conn:
+        conn.execute(text("INSERT INTO processor_checkpoints (name, seq, updated_at) VALUES ('x', 1, '2026-01-01')"))
+    with store.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM processor_checkpoints")).scalar_one() == 1

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from c360.errors import AuthError, C360Error, Overloaded
+from c360.errors import AuthError, C360Error, Overloaded, StoreBusy
 
 
 def _field(loc: tuple[object, ...]) -> str:
@@ -20,7 +20,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {}
         if isinstance(exc, AuthError) and exc.http_status == 401:
             headers["WWW-Authenticate"] = "Bearer"
-        if isinstance(exc, Overloaded):
+        if isinstance(exc, Overloaded | StoreBusy):
             headers["Retry-After"] = str(exc.retry_after_seconds)
         return JSONResponse({"code": exc.code, "message": exc.message}, exc.http_status, headers=headers)
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select, text, update
 
 from c360._crashpoints import crashpoint
 from c360.domain.timestamps import from_micros
+from c360.errors import StoreBusy
 from c360.eventlog import EventLog, LoggedEvent
 from c360.store import Store
 from c360.store.schema import processor_checkpoints, processor_dead_letters
@@ -110,6 +111,8 @@ class EventProcessor:
                 crashpoint("processor.before_commit")
         except _StaleBatch:
             return 0
+        except StoreBusy:
+            raise  # nothing wrong with the events: the whole batch again, later
         except Exception:
             log.exception("batch %s..%s failed; applying its events one by one", batch[0].seq, batch[-1].seq)
             for event in events:
@@ -137,6 +140,8 @@ class EventProcessor:
             return
         except _StaleBatch:
             return
+        except StoreBusy:
+            raise  # not the event's fault: no dead letter for it
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         try:

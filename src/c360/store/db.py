@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,9 +12,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from c360.errors import ConfigError, StoreUnavailable
+from c360.errors import ConfigError, StoreBusy, StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: How long a SQLite transaction waits for another's write lock before it gives up with ``StoreBusy``.
+BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def _redacted(url: str) -> str:
@@ -23,15 +26,16 @@ def _redacted(url: str) -> str:
         return url
 
 
-def open_database(url: str, *, what: str = "store") -> Engine:
-    """An engine for ``url`` that has been shown to connect; errors name the URL (without its password)."""
+def open_database(url: str, *, what: str = "store", busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Engine:
+    """An engine for ``url`` that has been shown to connect; errors name the URL (without its password).
+    ``busy_timeout``: SQLite only, seconds a transaction waits for another's write lock."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(f"{what} URL {url!r} is not a database URL") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = _sqlite_engine(url)
+            engine = _sqlite_engine(url, busy_timeout)
         else:
             engine = create_engine(url, pool_pre_ping=True, connect_args=_connect_args(parsed.get_backend_name()))
     except NoSuchModuleError:
@@ -54,11 +58,11 @@ def _connect_args(backend: str) -> dict[str, Any]:
     return {"connect_timeout": 5} if backend == "postgresql" else {}
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:" and not Path(database).parent.exists():
         raise StoreUnavailable(f"cannot open {url}: folder {Path(database).parent} does not exist")
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -70,7 +74,7 @@ def _sqlite_engine(url: str) -> Engine:
         # FULL: the WAL is fsynced at every commit, so a committed transaction survives a power cut.
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         # Random-key index inserts (dedupe, identity maps) touch pages all over the tree: with SQLite's 2 MB
         # default cache they are read back from disk on every commit; a 64 MB cache keeps them. A larger WAL
         # between checkpoints turns many small copy-backs into few large ones. Measured: 2-3x faster appends.
@@ -102,8 +106,9 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction: committed when the block ends, rolled back on an exception."""
-        with self.engine.connect() as conn:
+        """A write transaction: committed when the block ends, rolled back on an exception. ``StoreBusy`` when
+        another transaction held the write lock for longer than the wait (nothing of this one is kept)."""
+        with _busy_is_transient(), self.engine.connect() as conn:
             conn.info["c360_write"] = True
             try:
                 with conn.begin():
@@ -115,7 +120,7 @@ class Database:
     def read(self) -> Iterator[Connection]:
         """A read-only transaction that sees one snapshot throughout (SQLite's WAL reads do; PostgreSQL needs
         REPEATABLE READ, as its default gives each statement its own)."""
-        with self.engine.connect() as conn:
+        with _busy_is_transient(), self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
@@ -125,12 +130,28 @@ class Database:
         self.engine.dispose()
 
 
+@contextmanager
+def _busy_is_transient() -> Iterator[None]:
+    """SQLite's "database is locked" (the wait for another writer ran out) as ``StoreBusy``, which callers such
+    as the event processor retry later instead of taking it for a bad event."""
+    try:
+        yield
+    except (OperationalError, sqlite3.OperationalError) as exc:
+        cause = exc.orig if isinstance(exc, OperationalError) else exc
+        if isinstance(cause, sqlite3.OperationalError) and str(cause).startswith("database is locked"):
+            raise StoreBusy(
+                "the store is busy: another transaction (a large resolve?) held its write lock for longer than this "
+                "one waits; nothing was changed, try again"
+            ) from exc
+        raise
+
+
 class Store(Database):
     """The operational store: one database, migrated to the current schema."""
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        store = cls(open_database(url, what="operational store"))
+    def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Store:
+        store = cls(open_database(url, what="operational store", busy_timeout=busy_timeout))
         if migrate:
             store.migrate()
         return store
