@@ -16,6 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from c360.errors import StoreBusy
 from c360.lake.lake import LakeBusy
 from c360.services.compaction import maintain
 from c360.services.processing import processor_for
@@ -62,6 +63,8 @@ class BackgroundWorker:
             try:
                 processor.run_until_idle()
                 self._maybe_compact()
+            except StoreBusy as exc:  # another writer (a large resolve) holds the store: the next round
+                log.warning("background worker: %s", exc)
             except Exception:  # the worker must outlive a bad moment of the store; it logs and tries again
                 log.exception("background worker step failed")
             self._stop.wait(self.interval)
