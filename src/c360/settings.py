@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the append-only event log. Empty: a SQLite file `log.db` in the "
         "workspace (WAL, fsync on every commit).",
     )
+    store_busy_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="SQLite stores: how long a transaction waits for another's write lock (a large `c360 resolve` "
+        "holds it while it writes) before it fails with `store_busy` (HTTP 503 with Retry-After).",
+    )
     lake_dir: Path = Field(
         default=Path("lake"),
         description="Folder of the Parquet lake, relative to the workspace unless absolute.",
@@ -58,19 +64,7 @@ class Settings(BaseSettings):
     engine: Literal["duckdb", "spark"] = Field(
         default="duckdb", description="Batch engine: `duckdb` (default) or `spark` (install `c360[spark]`)."
     )
-    store_busy_timeout_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        description="SQLite stores: how long a transaction waits for another's write lock (a large `c360 resolve` "
-        "holds it while it writes) before it fails with `store_busy` (HTTP 503 with Retry-After).",
-    )
     duckdb_threads: int = Field(default=2, ge=1, description="Threads DuckDB may use.")
-    resolve_workers: int = Field(
-        default=1,
-        ge=0,
-        description="`c360 resolve`: worker processes that assemble the profiles of a large resolve while it writes "
-        "the graph (0: none, it assembles them afterwards; more pay where there are more than two cores).",
-    )
     duckdb_memory_limit: str = Field(
         default="2GB",
         description="DuckDB's memory limit (e.g. `4GB`); beyond it, DuckDB spills to a temporary folder. 2GB keeps a "
@@ -163,6 +157,12 @@ class Settings(BaseSettings):
         default=250_000,
         ge=1_000,
         description="Probabilistic matching: random record pairs whose comparisons estimate u.",
+    )
+    resolve_workers: int = Field(
+        default=1,
+        ge=0,
+        description="`c360 resolve`: worker processes that assemble the profiles of a large resolve while it writes "
+        "the graph (0: none, it assembles them afterwards; more pay where there are more than two cores).",
     )
     loyalty_lot_order: Literal["soonest_expiring", "oldest_first"] = Field(
         default="soonest_expiring",

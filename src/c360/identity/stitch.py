@@ -134,15 +134,9 @@ _WRITE_NODES: Final = PreparedUpsert(identity_nodes, key=("id_type", "id_value")
 _WRITE_EDGES: Final = PreparedUpsert(
     identity_edges, key=("a_type", "a_value", "b_type", "b_value"), update=_EDGE_COLUMNS
 )
-_MOVE_NODES: Final = Prepared(
-    update(identity_nodes)
-    .where(identity_nodes.c.profile_id == bindparam("b_from"))
-    .values(profile_id=bindparam("b_to"))
-)
-_MOVE_EDGES: Final = Prepared(
-    update(identity_edges)
-    .where(identity_edges.c.profile_id == bindparam("b_from"))
-    .values(profile_id=bindparam("b_to"))
+_MOVE_NODES, _MOVE_EDGES = (
+    Prepared(update(table).where(table.c.profile_id == bindparam("b_from")).values(profile_id=bindparam("b_to")))
+    for table in (identity_nodes, identity_edges)
 )
 _DROP_PROFILE: Final = Prepared(
     delete(identity_profiles).where(identity_profiles.c.profile_id == bindparam("b_profile_id"))
