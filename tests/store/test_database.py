@@ -82,6 +82,32 @@ def test_sqlite_is_opened_durable(sqlite_url: str) -> None:
         store.close()
 
 
+def test_a_write_of_many_savepoints_journals_them_in_memory_then_gives_the_connection_back_as_it_was(
+    sqlite_url: str,
+) -> None:
+    """``write(savepoints=True)`` keeps the savepoints' undo journals in memory (SQLite spills them to a temporary
+    file past 64 KiB); a savepoint larger than that still rolls back exactly; the pooled connection is back to the
+    default temporary storage for whoever takes it next."""
+    store = Store.open(sqlite_url)
+    try:
+        with store.write(savepoints=True) as conn:
+            driver = conn.connection.driver_connection
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # MEMORY
+            conn.execute(meta.insert().values(key="kept", value="x" * 50_000))
+            driver.execute("SAVEPOINT big")
+            conn.execute(meta.update().where(meta.c.key == "kept").values(value="y" * 50_000))
+            for i in range(40):  # ~200 KiB changed inside the savepoint
+                conn.execute(meta.insert().values(key=f"undone:{i}", value="z" * 5_000))
+            driver.execute("ROLLBACK TO SAVEPOINT big")
+            driver.execute("RELEASE SAVEPOINT big")
+        assert _meta(store) == {"kept": "x" * 50_000}
+        with store.write() as conn:
+            assert conn.connection.driver_connection is driver  # the same pooled connection: the check means something
+            assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 0  # DEFAULT
+    finally:
+        store.close()
+
+
 @pytest.mark.timeout(120)
 def test_concurrent_sqlite_writers_queue_instead_of_failing(sqlite_url: str) -> None:
     """Read-then-write transactions from many threads and two engines (as two processes would have): with

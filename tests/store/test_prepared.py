@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 
 from c360.store import Store
-from c360.store.prepared import Prepared
+from c360.store.prepared import Prepared, PreparedInsert
 from c360.store.schema import identity_edges, loyalty_lots
 
 HANOI = dt.timezone(dt.timedelta(hours=7))
@@ -76,6 +76,22 @@ def test_a_row_is_stored_and_read_as_sqlalchemy_does(store: Store) -> None:
     assert prepared[0].earned_at.tzinfo == dt.UTC
     assert prepared[0].expires_at is None
     assert prepared[0]._mapping["remaining"] == 120
+
+
+def test_a_prepared_insert_gives_each_new_row_its_own_id(store: Store) -> None:
+    """SQLite's from the cursor, PostgreSQL's from RETURNING: either way the id of the row just written, also after
+    other statements (an UPDATE, a DELETE) ran in between."""
+    new_lot = PreparedInsert(loyalty_lots)
+    with store.write() as conn:
+        ids = [new_lot.new_id(conn, {**LOT, "entry_id": i}) for i in range(3)]
+        ACTIVATE.execute(conn, {"b_id": ids[0]})
+        conn.execute(delete(loyalty_lots).where(loyalty_lots.c.id == ids[1]))
+        ids.append(new_lot.new_id(conn, {**LOT, "entry_id": 3}))
+    assert len(set(ids)) == 4
+    assert all(isinstance(i, int) for i in ids)
+    with store.read() as conn:
+        by_id = {r.id: r.entry_id for r in conn.execute(select(loyalty_lots.c.id, loyalty_lots.c.entry_id))}
+    assert by_id == {ids[0]: 0, ids[2]: 2, ids[3]: 3}
 
 
 def test_literals_of_the_statement_and_compared_instants(store: Store) -> None:

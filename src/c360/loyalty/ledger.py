@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 MemberAccount = Literal["pending", "active", "redeemed", "expired", "reversed", "debt"]
 MEMBER_ACCOUNTS: tuple[MemberAccount, ...] = ("pending", "active", "redeemed", "expired", "reversed", "debt")
@@ -30,8 +30,7 @@ LotOrder = Literal["soonest_expiring", "oldest_first"]
 FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class LotView:
+class LotView(NamedTuple):  # a named tuple: built for every lot a spend reads
     id: int
     state: Literal["pending", "active"]
     remaining: int

@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from c360.domain.money import exponent, format_money
@@ -20,9 +21,9 @@ from c360.loyalty.calendar import add_months_at
 from c360.loyalty.program import Program
 
 
-@dataclass(frozen=True, slots=True)
-class SpendChange:
-    """``amount`` (minor units; negative for a refund) counts from ``starts`` until just before ``ends``."""
+class SpendChange(NamedTuple):
+    """``amount`` (minor units; negative for a refund) counts from ``starts`` until just before ``ends``.
+    (A named tuple: an earn builds one for every spend row of the member, and a tuple is the cheapest to build.)"""
 
     starts: dt.datetime
     ends: dt.datetime

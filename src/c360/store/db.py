@@ -89,6 +89,9 @@ def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
         # for a BEGIN, and every request's reads start one.
         driver = conn.connection.driver_connection
         assert driver is not None
+        if conn.info.get("c360_memory_journal"):
+            # Read when the transaction begins: its savepoints' undo journals then stay in memory (see write()).
+            driver.execute("PRAGMA temp_store=MEMORY")
         driver.execute("BEGIN IMMEDIATE" if conn.info.get("c360_write") else "BEGIN")
 
     return engine
@@ -105,16 +108,28 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, savepoints: bool = False) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on an exception. ``StoreBusy`` when
-        another transaction held the write lock for longer than the wait (nothing of this one is kept)."""
+        another transaction held the write lock for longer than the wait (nothing of this one is kept).
+
+        ``savepoints``: the transaction runs many small savepoints (c360.store.group_commit). On SQLite each one
+        keeps the pages it changes in an undo journal, which spills to a temporary file past 64 KiB, and a
+        savepoint per ledger operation easily passes that; kept in memory instead, an operation costs ~10 % less.
+        (Only for such transactions: the same setting would keep the sorts of large queries in memory too.)"""
+        with self.writer(savepoints=savepoints) as writer, writer.transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def writer(self, *, savepoints: bool = False) -> Iterator[Writer]:
+        """One connection kept for a run of write transactions (``Writer.transaction``, each as ``write()``
+        makes it), which spares each the pool's checkout and checkin: ~15 µs a ledger operation when a
+        group-commit writer runs a batch of eight every millisecond."""
         with _busy_is_transient(), self.engine.connect() as conn:
-            conn.info["c360_write"] = True
+            held = Writer(conn, memory_journal=savepoints and self.engine.dialect.name == "sqlite")
             try:
-                with conn.begin():
-                    yield conn
+                yield held
             finally:
-                conn.info.pop("c360_write", None)
+                held.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -128,6 +143,45 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class Writer:
+    """A connection held for write transactions (``Database.writer``)."""
+
+    def __init__(self, conn: Connection, *, memory_journal: bool) -> None:
+        self._conn = conn
+        self._memory_journal = memory_journal
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction on the held connection: committed when the block ends, rolled back on an exception;
+        ``StoreBusy`` as ``Database.write`` gives it."""
+        # Marked afresh each time: a connection that was invalidated and reconnected comes back with empty info.
+        info = self._conn.info
+        info["c360_write"] = True
+        if self._memory_journal:
+            info["c360_memory_journal"] = True
+        with _busy_is_transient(), self._conn.begin():
+            yield self._conn
+
+    def release(self) -> None:
+        """The connection as the pool hands it out: a plain one."""
+        self._conn.info.pop("c360_write", None)
+        if self._memory_journal:
+            self._conn.info.pop("c360_memory_journal", None)
+            _default_temp_store(self._conn)
+
+
+def _default_temp_store(conn: Connection) -> None:
+    """Put the connection's temporary storage back to the default before the pool hands it to anyone else; a
+    connection that cannot be is dropped instead."""
+    try:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA temp_store=DEFAULT")
+    except Exception:
+        conn.invalidate()
+        raise
 
 
 @contextmanager

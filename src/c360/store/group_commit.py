@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from c360.store.db import Database
+from c360.store.db import Database, Writer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,13 +97,27 @@ class GroupCommitter:
             return batch
 
     def _loop(self) -> None:
-        while batch := self._take():
-            self._commit(batch)
+        batch = self._take()
+        while batch:
+            # One connection for the writer's life (it ends after a few idle seconds); after a batch that failed
+            # to commit, the next one takes a fresh connection.
+            try:
+                with self.store.writer(savepoints=True) as writer:
+                    while batch and self._commit(writer, batch):
+                        batch = self._take()
+            except BaseException as exc:  # no connection to be had (the batch hears why), or none to give back
+                for pending in batch:
+                    if not pending.future.done():
+                        pending.future.set_exception(exc)
+            if batch:  # answered already: the next one starts afresh
+                batch = self._take()
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, writer: Writer, batch: list[_Pending]) -> bool:
+        """Run and commit ``batch``, answering its callers; False when the commit failed (each caller was given the
+        error)."""
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self.store.write() as conn:
+            with writer.transaction() as conn:
                 # Savepoints straight on the DBAPI connection: SQLAlchemy's cost ~100 µs a pair, more than a
                 # small ledger operation's own statements; the operations' statements still run through ``conn``.
                 driver = conn.connection.driver_connection
@@ -122,7 +136,7 @@ class GroupCommitter:
         except BaseException as exc:  # the commit failed: nothing of the batch is kept
             for pending in batch:
                 pending.future.set_exception(exc)
-            return
+            return False
         self.batches += 1
         self.operations += len(batch)
         with self._cond:
@@ -132,6 +146,7 @@ class GroupCommitter:
                 pending.future.set_result(value)
             else:
                 pending.future.set_exception(value)
+        return True
 
 
 _COMMITTERS: weakref.WeakKeyDictionary[Database, GroupCommitter] = weakref.WeakKeyDictionary()

@@ -13,15 +13,14 @@ import functools
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from c360.errors import NotFound
 from c360.loyalty.ledger import MEMBER_ACCOUNTS, Draw, LotView
-from c360.store.prepared import Prepared
+from c360.store.prepared import Prepared, PreparedInsert
 from c360.store.schema import (
     loyalty_counters,
     loyalty_draws,
@@ -34,7 +33,7 @@ from c360.store.schema import (
 from c360.store.types import utcnow
 from c360.store.upsert import upsert
 
-_REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
 
 # The statements of every earn and redeem, compiled once per database and run on the DBAPI connection
 # (c360.store.prepared: SQLAlchemy's execution path costs ~8x what SQLite does for statements this small).
@@ -42,19 +41,17 @@ _REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read alo
 _MEMBER: Final = select(loyalty_members).where(loyalty_members.c.member_id == bindparam("b_member_id"))
 _GET_MEMBER: Final = Prepared(_MEMBER)
 _GET_MEMBER_LOCKED: Final = Prepared(_MEMBER.with_for_update())
-_MEMBER_OF_PROFILE_LOCKED: Final = Prepared(
-    select(loyalty_members)
-    .where(loyalty_members.c.profile_id == bindparam("b_profile_id"))
-    .order_by((loyalty_members.c.status == "active").desc(), loyalty_members.c.enrolled_at)
-    .limit(1)
-    .with_for_update()
+# Every member row of the profile (almost always one): the choice among them is made here rather than by an ORDER BY,
+# which SQLite sorts in a temporary b-tree on every earn.
+_MEMBERS_OF_PROFILE_LOCKED: Final = Prepared(
+    select(loyalty_members).where(loyalty_members.c.profile_id == bindparam("b_profile_id")).with_for_update()
 )
 _NEW_MEMBER: Final = Prepared(insert(loyalty_members))
 _ENTRY_BY_KEY: Final = Prepared(select(loyalty_entries).where(loyalty_entries.c.key == bindparam("b_key")))
-_NEW_ENTRY: Final = Prepared(insert(loyalty_entries).returning(loyalty_entries.c.id))
+_NEW_ENTRY: Final = PreparedInsert(loyalty_entries)
 _NEW_POSTINGS: Final = Prepared(insert(loyalty_postings))
 _NEW_SHARES: Final = Prepared(insert(loyalty_shares))
-_NEW_LOT: Final = Prepared(insert(loyalty_lots).returning(loyalty_lots.c.id))
+_NEW_LOT: Final = PreparedInsert(loyalty_lots)
 _NEW_DRAWS: Final = Prepared(insert(loyalty_draws))
 _LOTS: Final = Prepared(
     select(loyalty_lots)
@@ -102,8 +99,7 @@ def _move_balances(accounts: tuple[str, ...]) -> Prepared:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Posting:
+class Posting(NamedTuple):  # a named tuple: every operation builds several
     member_id: str
     account: str  # pending, active, ... or program.issued / program.adjustments
     amount: int
@@ -114,7 +110,13 @@ NEVER: Final = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 
 def new_referral_code() -> str:
-    return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
+    return random_code(8)
+
+
+def random_code(length: int) -> str:
+    """``length`` characters of ``CODE_ALPHABET``, from the system's secure random source: one read of it, where
+    ``secrets.choice`` would make one per character. (32 characters: each byte's low 5 bits pick one uniformly.)"""
+    return "".join([CODE_ALPHABET[byte & 31] for byte in secrets.token_bytes(length)])
 
 
 class Books:
@@ -144,9 +146,11 @@ class Books:
 
     def member_for_profile(self, profile_id: str) -> Any | None:
         """The profile's member (locked); a profile whose account was merged answers with the survivor's row."""
-        row = _MEMBER_OF_PROFILE_LOCKED.first(self.conn, {"b_profile_id": profile_id})
-        if row is None:
+        rows = _MEMBERS_OF_PROFILE_LOCKED.rows(self.conn, {"b_profile_id": profile_id})
+        if not rows:
             return None
+        # An active account first, then the oldest enrolment.
+        row = rows[0] if len(rows) == 1 else min(rows, key=lambda r: (r.status != "active", r.enrolled_at))
         if row.status == "merged":
             return self.member(row.member_id)
         self._settle_due[row.member_id] = row.settle_due
@@ -188,8 +192,7 @@ class Books:
         detail: Any = None,
         ref: int | None = None,
     ) -> int:
-        return _new_id(
-            _NEW_ENTRY,
+        return _NEW_ENTRY.new_id(
             self.conn,
             {
                 "member_id": member_id,
@@ -262,8 +265,7 @@ class Books:
         due = activates_at if state == "pending" else expires_at if state == "active" else None
         if due is not None:
             self._lot_due(member_id, due)
-        return _new_id(
-            _NEW_LOT,
+        return _NEW_LOT.new_id(
             self.conn,
             {
                 "member_id": member_id,
@@ -355,10 +357,3 @@ class Books:
 
     def count(self, name: str, delta: int) -> None:
         _COUNT.execute(self.conn, {"b_name": name, "b_delta": delta})
-
-
-def _new_id(statement: Prepared, conn: Connection, params: dict[str, Any]) -> int:
-    """Run an INSERT ... RETURNING id; the new row's id."""
-    value = statement.scalar(conn, params)
-    assert value is not None
-    return int(value)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -38,8 +37,8 @@ from c360.loyalty.rules import (
     referral_award,
 )
 from c360.loyalty.tiers import SpendChange, TierChange, order_spend, refund_spend, tier_history
-from c360.services.loyalty.books import NEVER, Books, Posting, _new_id
-from c360.store.prepared import Prepared
+from c360.services.loyalty.books import NEVER, Books, Posting, random_code
+from c360.store.prepared import Prepared, PreparedInsert
 from c360.store.schema import (
     loyalty_draws,
     loyalty_entries,
@@ -91,7 +90,7 @@ _FIRST_ORDER: Final = Prepared(
 _SET_DETAIL: Final = Prepared(
     update(loyalty_entries).where(loyalty_entries.c.id == bindparam("b_entry_id")).values(detail=bindparam("b_detail"))
 )
-_NEW_REDEMPTION: Final = Prepared(insert(loyalty_redemptions).returning(loyalty_redemptions.c.id))
+_NEW_REDEMPTION: Final = PreparedInsert(loyalty_redemptions)
 _MEMBER_REDEMPTIONS: Final = Prepared(
     select(func.count()).where(
         loyalty_redemptions.c.member_id == bindparam("b_member_id"),
@@ -615,7 +614,7 @@ def _refund_share(row: Any, amount: int | None, lines: Sequence[RefundLine]) -> 
 
 # --- spending ------------------------------------------------------------------------------------------------------
 def _voucher_code() -> str:
-    return "V-" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(10))
+    return "V-" + random_code(10)
 
 
 def redeem(
@@ -687,8 +686,7 @@ def _issue(
         code = _voucher_code() if reward.voucher else None
         value = reward.voucher.value * 10 ** exponent(ctx.program.currency) if reward.voucher else None
         valid_until = now + dt.timedelta(days=reward.voucher.valid_days) if reward.voucher else None
-        redemption_id = _new_id(
-            _NEW_REDEMPTION,
+        redemption_id = _NEW_REDEMPTION.new_id(
             books.conn,
             {
                 "member_id": member_id,
