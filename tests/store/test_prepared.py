@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
@@ -92,6 +92,29 @@ def test_a_prepared_insert_gives_each_new_row_its_own_id(store: Store) -> None:
     with store.read() as conn:
         by_id = {r.id: r.entry_id for r in conn.execute(select(loyalty_lots.c.id, loyalty_lots.c.entry_id))}
     assert by_id == {ids[0]: 0, ids[2]: 2, ids[3]: 3}
+
+
+class LotDates(NamedTuple):
+    earned_at: dt.datetime
+    activates_at: dt.datetime | None
+
+
+def test_rows_come_back_as_the_callers_own_type_with_values_converted(store: Store) -> None:
+    dates = Prepared(
+        select(loyalty_lots.c.earned_at, loyalty_lots.c.activates_at).where(
+            loyalty_lots.c.member_id == bindparam("b_member_id")
+        ),
+        row_type=LotDates,
+    )
+    with store.write() as conn:
+        NEW_LOT.scalar(conn, LOT)
+        rows = dates.rows(conn, {"b_member_id": "m1"})
+    assert rows == [LotDates(dt.datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=dt.UTC), T0 + dt.timedelta(days=14))]
+    assert type(rows[0]) is LotDates
+    assert rows[0].earned_at.tzinfo == dt.UTC
+    misnamed = Prepared(select(loyalty_lots.c.expires_at, loyalty_lots.c.earned_at), row_type=LotDates)
+    with pytest.raises(TypeError, match="not the statement's columns"), store.read() as conn:
+        misnamed.rows(conn)
 
 
 def test_literals_of_the_statement_and_compared_instants(store: Store) -> None:

@@ -42,10 +42,13 @@ class _Compiled:
 class Prepared:
     """A Core statement (select, insert, update, delete) run with bound values on the DBAPI connection."""
 
-    __slots__ = ("_by_shape", "statement")
+    __slots__ = ("_by_shape", "row_type", "statement")
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: ClauseElement, *, row_type: Any = None) -> None:
+        """``row_type``: a named tuple whose fields are the selected columns, in order, to give the rows as (the
+        caller's own record type, built once per row instead of twice); by default a named tuple of the columns."""
         self.statement = statement
+        self.row_type = row_type
         self._by_shape: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
 
     # --- running ------------------------------------------------------------------------------------------------
@@ -102,7 +105,7 @@ class Prepared:
         shape = (conn.dialect.name, tuple(params))
         found = self._by_shape.get(shape)
         if found is None:
-            found = self._by_shape[shape] = _compile(self.statement, conn, tuple(params))
+            found = self._by_shape[shape] = _compile(self.statement, conn, tuple(params), self.row_type)
         return found
 
 
@@ -126,7 +129,7 @@ class PreparedInsert:
         return int(row_id)
 
 
-def _compile(statement: ClauseElement, conn: Connection, keys: tuple[str, ...]) -> _Compiled:
+def _compile(statement: ClauseElement, conn: Connection, keys: tuple[str, ...], row_type: Any = None) -> _Compiled:
     compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
     assert isinstance(compiled, SQLCompiler)
     sqlite = conn.dialect.name == "sqlite"
@@ -151,7 +154,9 @@ def _compile(statement: ClauseElement, conn: Connection, keys: tuple[str, ...]) 
         (_sqlite_time if sqlite else _utc) if isinstance(c.type, UTCDateTime) else _processor(c.type, conn.dialect)
         for c in columns
     ]
-    make_row = _row_maker([c.key for c in columns], readers)
+    if row_type is not None and tuple(row_type._fields) != tuple(c.key for c in columns):
+        raise TypeError(f"{row_type.__name__}'s fields {row_type._fields} are not the statement's columns")
+    make_row = _row_maker([c.key for c in columns], readers, row_type)
     bind = _binder(positions, fixed, times, converters, sqlite)
     return _Compiled(compiled.string, positions, fixed, times, converters, make_row if columns else None, sqlite, bind)
 
@@ -175,8 +180,10 @@ def _processor(column_type: Any, dialect: Any, *, bind: bool = False) -> Callabl
     return found  # type: ignore[no-any-return]
 
 
-def _row_maker(names: list[str], readers: list[Callable[[Any], Any] | None]) -> Callable[[Sequence[Any]], Any]:
-    row_type = _row_type(tuple(names))
+def _row_maker(
+    names: list[str], readers: list[Callable[[Any], Any] | None], row_type: Any = None
+) -> Callable[[Sequence[Any]], Any]:
+    row_type = row_type or _row_type(tuple(names))
     converted = [(i, read) for i, read in enumerate(readers) if read is not None]
     if not converted:
         return row_type._make  # type: ignore[no-any-return]

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
 import orjson
@@ -89,13 +89,15 @@ _COUNT: Final = Prepared(
 
 
 @functools.cache
-def _move_balances(accounts: tuple[str, ...]) -> Prepared:
-    """UPDATE of a member's stored balances of ``accounts`` by bound amounts (``b_<account>``)."""
-    moves: dict[str, Any] = {account: loyalty_members.c[account] + bindparam(f"b_{account}") for account in accounts}
+def _update_member(accounts: tuple[str, ...], columns: tuple[str, ...] = ()) -> Prepared:
+    """UPDATE of a member's row: its stored balances of ``accounts`` moved by bound amounts (``b_<account>``, and
+    ``updated_at`` set to ``b_now``), and ``columns`` set to bound values (``b_set_<column>``)."""
+    values: dict[str, Any] = {account: loyalty_members.c[account] + bindparam(f"b_{account}") for account in accounts}
+    if accounts:
+        values["updated_at"] = bindparam("b_now")
+    values.update({column: bindparam(f"b_set_{column}") for column in columns})
     return Prepared(
-        update(loyalty_members)
-        .where(loyalty_members.c.member_id == bindparam("b_member_id"))
-        .values(**moves, updated_at=bindparam("b_now"))
+        update(loyalty_members).where(loyalty_members.c.member_id == bindparam("b_member_id")).values(**values)
     )
 
 
@@ -207,28 +209,41 @@ class Books:
             },
         )
 
-    def post(self, entry_id: int, postings: Sequence[Posting]) -> None:
-        """Write ``postings`` for ``entry_id`` and move the members' stored balances by them."""
+    def post(
+        self, entry_id: int, postings: Sequence[Posting], *, sets: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
+        """Write ``postings`` for ``entry_id`` and move the members' stored balances by them. ``sets``: other
+        columns of member rows (member id -> column -> value) written by the same UPDATE of each row."""
         postings = [p for p in postings if p.amount != 0]
         if sum(p.amount for p in postings) != 0:
             raise AssertionError(f"entry {entry_id}: postings do not add up to zero: {postings}")
-        if not postings:
-            return
-        _NEW_POSTINGS.many(
-            self.conn,
-            [
-                {"entry_id": entry_id, "member_id": p.member_id, "account": p.account, "amount": p.amount}
-                for p in postings
-            ],
-        )
+        if postings:
+            _NEW_POSTINGS.many(
+                self.conn,
+                [
+                    {"entry_id": entry_id, "member_id": p.member_id, "account": p.account, "amount": p.amount}
+                    for p in postings
+                ],
+            )
         moves: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for p in postings:
             if p.account in MEMBER_ACCOUNTS:
                 moves[p.member_id][p.account] += p.amount
-        for member_id, by_account in moves.items():
-            accounts = tuple(sorted(by_account))
-            amounts = {f"b_{account}": by_account[account] for account in accounts}
-            _move_balances(accounts).execute(self.conn, {**amounts, "b_member_id": member_id, "b_now": self.now})
+        for member_id in {**moves, **(sets or {})}:
+            self.update_member(member_id, moves.get(member_id, {}), (sets or {}).get(member_id, {}))
+
+    def update_member(self, member_id: str, moves: Mapping[str, int], sets: Mapping[str, Any]) -> None:
+        """One UPDATE of the member's row: balances moved by ``moves`` (account -> amount), ``sets`` written."""
+        accounts = tuple(sorted(moves))
+        columns = tuple(sorted(sets))
+        if not accounts and not columns:
+            return
+        params: dict[str, Any] = {f"b_{account}": moves[account] for account in accounts}
+        params.update({f"b_set_{column}": sets[column] for column in columns})
+        params["b_member_id"] = member_id
+        if accounts:
+            params["b_now"] = self.now
+        _update_member(accounts, columns).execute(self.conn, params)
 
     def shares(self, entry_id: int, member_id: str, at: dt.datetime, shares: Iterable[tuple[str, int]]) -> None:
         rows = [
@@ -261,10 +276,12 @@ class Books:
         activates_at: dt.datetime | None,
         expires_at: dt.datetime | None,
         origin: str | None = None,
+        sets: dict[str, Any] | None = None,
     ) -> int:
+        """``sets``: where a lowered ``settle_due`` goes when the caller writes the member's row itself."""
         due = activates_at if state == "pending" else expires_at if state == "active" else None
         if due is not None:
-            self._lot_due(member_id, due)
+            self._lot_due(member_id, due, sets)
         return _NEW_LOT.new_id(
             self.conn,
             {
@@ -291,10 +308,14 @@ class Books:
             self.member(member_id)
         return self._settle_due.get(member_id)
 
-    def set_settle_due(self, member_id: str, due: dt.datetime | None) -> None:
+    def set_settle_due(self, member_id: str, due: dt.datetime | None, sets: dict[str, Any] | None = None) -> None:
+        """``sets``: the new value goes there, for the caller's own UPDATE of the member's row."""
         if member_id in self._settle_due and self._settle_due[member_id] == due:
             return
-        _SET_SETTLE_DUE.execute(self.conn, {"b_member_id": member_id, "b_due": due})
+        if sets is not None:
+            sets["settle_due"] = due
+        else:
+            _SET_SETTLE_DUE.execute(self.conn, {"b_member_id": member_id, "b_due": due})
         self._settle_due[member_id] = due
 
     def forget_settle_due(self, *member_ids: str) -> None:
@@ -302,14 +323,14 @@ class Books:
         for member_id in member_ids:
             self.set_settle_due(member_id, None)
 
-    def _lot_due(self, member_id: str, at: dt.datetime) -> None:
+    def _lot_due(self, member_id: str, at: dt.datetime, sets: dict[str, Any] | None = None) -> None:
         """One of the member's lots activates or expires at ``at``."""
         if member_id not in self._settle_due:
             _LOWER_SETTLE_DUE.execute(self.conn, {"b_member_id": member_id, "b_due": at})
             return
         known = self._settle_due[member_id]
         if known is not None and at < known:
-            self.set_settle_due(member_id, at)
+            self.set_settle_due(member_id, at, sets)
 
     def lots(self, member_id: str) -> list[Any]:
         """The member's pending and active lots, oldest first."""

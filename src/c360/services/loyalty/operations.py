@@ -55,7 +55,8 @@ from c360.store.schema import (
 _SPEND_OF: Final = Prepared(
     select(loyalty_spend.c.starts, loyalty_spend.c.ends, loyalty_spend.c.amount).where(
         loyalty_spend.c.member_id == bindparam("b_member_id")
-    )
+    ),
+    row_type=SpendChange,
 )
 _TIERS_RECORDED: Final = Prepared(
     select(loyalty_tier_history.c.at, loyalty_tier_history.c.tier).where(
@@ -82,11 +83,6 @@ _CLOSE_SPENT_LOTS: Final = Prepared(
 )
 _NEW_ORDER: Final = Prepared(insert(loyalty_orders))
 _NEW_SPEND: Final = Prepared(insert(loyalty_spend))
-_FIRST_ORDER: Final = Prepared(
-    update(loyalty_members)
-    .where(loyalty_members.c.member_id == bindparam("b_member_id"))
-    .values(first_order_at=bindparam("b_at"))
-)
 _SET_DETAIL: Final = Prepared(
     update(loyalty_entries).where(loyalty_entries.c.id == bindparam("b_entry_id")).values(detail=bindparam("b_detail"))
 )
@@ -229,8 +225,8 @@ def _next_due(lots: Sequence[Any]) -> dt.datetime:
 
 # --- tiers ---------------------------------------------------------------------------------------------------------
 def spend_changes(books: Books, member_id: str) -> list[SpendChange]:
-    rows = _SPEND_OF.rows(books.conn, {"b_member_id": member_id})
-    return [SpendChange(r.starts, r.ends, int(r.amount)) for r in rows]
+    changes: list[SpendChange] = _SPEND_OF.rows(books.conn, {"b_member_id": member_id})
+    return changes
 
 
 def tier_at(ctx: Context, changes: list[SpendChange], at: dt.datetime) -> str:
@@ -246,11 +242,13 @@ def review_tier(
     *,
     member: Any | None = None,
     changes: list[SpendChange] | None = None,
+    sets: dict[str, Any] | None = None,
 ) -> str:
     """Bring the member's stored tier and tier history up to ``now``; returns the tier.
 
     ``member`` (its locked row, whose tier this transaction has not changed since) and ``changes`` (all of its
-    spend changes) spare reading them again when the caller has them."""
+    spend changes) spare reading them again when the caller has them. ``sets``: the member row's changed columns
+    go there, for the caller's own UPDATE of the row, instead of into one of their own."""
     member = member if member is not None else books.member(member_id)
     changes = changes if changes is not None else spend_changes(books, member_id)
     history = tier_history(ctx.program, changes, now, ctx.zone)
@@ -278,7 +276,12 @@ def review_tier(
     tier = history[-1].tier if history else ctx.program.tiers.levels[0].name
     since = history[-1].at if history else None
     if tier != member.tier or since != member.tier_since or digest != member.tier_digest:
-        _SET_TIER.execute(books.conn, {"b_member_id": member_id, "b_tier": tier, "b_since": since, "b_digest": digest})
+        if sets is not None:
+            sets.update(tier=tier, tier_since=since, tier_digest=digest)
+        else:
+            _SET_TIER.execute(
+                books.conn, {"b_member_id": member_id, "b_tier": tier, "b_since": since, "b_digest": digest}
+            )
     return tier
 
 
@@ -320,10 +323,13 @@ def _award(
     now: dt.datetime,
     detail: dict[str, Any],
     member: Any | None = None,
+    sets: dict[str, Any] | None = None,
 ) -> tuple[int, int | None]:
     """Post an award: a pending lot (repaying any debt first), its shares and budget use. (entry id, lot id).
 
-    ``member``: the member's locked row, when the caller has it and this transaction has not changed its debt."""
+    ``member``: the member's locked row, when the caller has it and this transaction has not changed its debt.
+    ``sets``: other columns of the member's row to write, with its balances (one UPDATE of the row)."""
+    sets = {} if sets is None else sets
     version = ctx.program.version_at(at.astimezone(ctx.zone).date())
     detail = {**detail, "shares": [{"rule": s.rule, "points": s.points, "reason": s.reason} for s in award.shares]}
     if award.note:
@@ -336,6 +342,7 @@ def _award(
             if campaign.budget is not None and used:
                 books.count(f"campaign:{campaign.name}", used)
     if award.points <= 0:
+        books.update_member(member_id, {}, sets)
         return entry_id, None
     pending_days = version.pending_days if version is not None else 0
     expiry_months = version.expiry.months if version is not None and version.expiry is not None else None
@@ -347,6 +354,7 @@ def _award(
         earned_at=at,
         activates_at=at + dt.timedelta(days=pending_days),
         expires_at=expiry_after(at, expiry_months, ctx.zone) if expiry_months else None,
+        sets=sets,
     )
     postings = [Posting(member_id, "program.issued", -award.points), Posting(member_id, "pending", award.points)]
     member = member if member is not None else books.member(member_id)
@@ -356,7 +364,7 @@ def _award(
         repay = min(debt, award.points)
         books.post(entry_id, postings)
         postings = books.draw(entry_id, member_id, [Draw(lot_id, "pending", repay)], "debt")
-    books.post(entry_id, postings)
+    books.post(entry_id, postings, sets={member_id: sets})
     return entry_id, lot_id
 
 
@@ -395,9 +403,20 @@ def record_order(
             f"; voucher {voucher.voucher_code} paid {format_money(int(voucher.value or 0), ctx.program.currency)}"
         )
         detail["voucher_code"] = voucher.voucher_code
+    change = None
+    if award.eligible > 0 and order.currency == ctx.program.currency:
+        change = order_spend(ctx.program, order.at, award.eligible, ctx.zone)
+        changes = [*changes, change]
+    # The member row's first order, tier and balances change with one UPDATE (with the award's posting).
+    sets: dict[str, Any] = {}
+    first_order = member.first_order_at is None or order.at < member.first_order_at
+    if first_order:
+        sets["first_order_at"] = order.at
+    review_tier(books, ctx, member_id, now, member=member, changes=changes, sets=sets)
     entry_id, lot_id = _award(
-        books, ctx, member_id, award, kind="earn", key=key, at=order.at, now=now, detail=detail, member=member
-    )
+        books, ctx, member_id, award, kind="earn", key=key, at=order.at, now=now, detail=detail, member=member,
+        sets=sets,
+    )  # fmt: skip
     _NEW_ORDER.execute(
         books.conn,
         {
@@ -417,8 +436,7 @@ def record_order(
             "voucher_code": voucher_code.strip().upper() if voucher_code else None,
         },
     )
-    if award.eligible > 0 and order.currency == ctx.program.currency:
-        change = order_spend(ctx.program, order.at, award.eligible, ctx.zone)
+    if change is not None:
         _NEW_SPEND.execute(
             books.conn,
             {
@@ -430,12 +448,8 @@ def record_order(
                 "entry_id": entry_id,
             },
         )
-        changes = [*changes, change]
-    if member.first_order_at is None or order.at < member.first_order_at:
-        _FIRST_ORDER.execute(books.conn, {"b_member_id": member_id, "b_at": order.at})
-        if member.first_order_at is None and member.referred_by:
-            _referral(books, ctx, member.referred_by, member_id, order.at, now)
-    review_tier(books, ctx, member_id, now, member=member, changes=changes)
+    if first_order and member.first_order_at is None and member.referred_by:
+        _referral(books, ctx, member.referred_by, member_id, order.at, now)
     settle(books, ctx, member_id, now)
     return Result(member_id, entry_id, award.points, award.reason + voucher_note, detail=detail)
 
