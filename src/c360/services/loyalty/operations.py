@@ -344,6 +344,9 @@ def _award(
     if award.points <= 0:
         books.update_member(member_id, {}, sets)
         return entry_id, None
+    # Read (and locked) before the new lot defers a lower settle_due into ``sets``: a read after it would take the
+    # row's older value for the one this transaction knows.
+    member = member if member is not None else books.member(member_id)
     pending_days = version.pending_days if version is not None else 0
     expiry_months = version.expiry.months if version is not None and version.expiry is not None else None
     lot_id = books.new_lot(
@@ -357,7 +360,6 @@ def _award(
         sets=sets,
     )
     postings = [Posting(member_id, "program.issued", -award.points), Posting(member_id, "pending", award.points)]
-    member = member if member is not None else books.member(member_id)
     debt = -int(member.debt)
     if debt > 0:
         # Points a refund could not take back are repaid first from what the member earns next.
