@@ -321,7 +321,6 @@ loyalty_postings = Table(
     Column("member_id", String(40), nullable=False),
     Column("account", String(30), nullable=False),  # a member account, or program.issued / program.adjustments
     Column("amount", BigInteger, nullable=False),
-    Index("ix_loyalty_postings_entry", "entry_id"),
     Index("ix_loyalty_postings_member", "member_id"),
 )
 
@@ -339,7 +338,6 @@ loyalty_lots = Table(
     Column("original", BigInteger, nullable=False),
     Column("remaining", BigInteger, nullable=False),
     Index("ix_loyalty_lots_member", "member_id", "state"),
-    Index("ix_loyalty_lots_activates", "state", "activates_at"),
     Index("ix_loyalty_lots_expires", "state", "expires_at"),
 )
 
