@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import c360.loyalty
@@ -568,7 +568,11 @@ def exact_points(o: Order, member: Member) -> Fraction:
 @given(orders(), members)
 def test_floor_once_is_the_floor_of_the_exact_sum(o: Order, member: Member) -> None:
     exact = exact_points(o, member)
-    assert earn_for_order(PROGRAM, o, member, ZONE).points == math.floor(exact)
+    award = earn_for_order(PROGRAM, o, member, ZONE)
+    # exact_points knows no caps: an order large enough for Gold week's daily cap (over ~15,000,000 VND on its
+    # first day, found by hypothesis) is test_gold_week_is_capped_per_day's case.
+    assume(not any(s.capped_from for s in award.shares))
+    assert award.points == math.floor(exact)
     each = earn_for_order(FLOOR_EACH, o, member, ZONE)
     # Flooring n shares apart loses less than one point per share beyond the first.
     assert math.floor(exact) - max(len(each.shares) - 1, 0) <= each.points <= math.floor(exact)

@@ -108,13 +108,13 @@ def eligible_lines(version: Version, order: Order) -> tuple[int, list[tuple[Orde
     subtotal = sum(line.amount for line in order.lines)
     if not order.lines or subtotal <= 0:
         return base, []
-    scale = Fraction(base, subtotal)
     kept = [
-        (line, line.amount * scale)
+        (line, Fraction(line.amount * base, subtotal))
         for line in order.lines
         if line.sku not in rule.exclude_skus and line.category not in rule.exclude_categories
     ]
-    return math.floor(sum((amount for _, amount in kept), Fraction(0))), kept
+    # The shares have one denominator: their sum's floor is an integer division (no Fraction arithmetic per line).
+    return sum(line.amount for line, _ in kept) * base // subtotal, kept
 
 
 def earn_for_order(
