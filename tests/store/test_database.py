@@ -85,12 +85,12 @@ def test_sqlite_is_opened_durable(sqlite_url: str) -> None:
 def test_a_write_of_many_savepoints_journals_them_in_memory_then_gives_the_connection_back_as_it_was(
     sqlite_url: str,
 ) -> None:
-    """``write(savepoints=True)`` keeps the savepoints' undo journals in memory (SQLite spills them to a temporary
+    """``writer(savepoints=True)`` keeps the savepoints' undo journals in memory (SQLite spills them to a temporary
     file past 64 KiB); a savepoint larger than that still rolls back exactly; the pooled connection is back to the
     default temporary storage for whoever takes it next."""
     store = Store.open(sqlite_url)
     try:
-        with store.write(savepoints=True) as conn:
+        with store.writer(savepoints=True) as writer, writer.transaction() as conn:
             driver = conn.connection.driver_connection
             assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # MEMORY
             conn.execute(meta.insert().values(key="kept", value="x" * 50_000))

@@ -90,7 +90,7 @@ def _sqlite_engine(url: str, busy_timeout: float) -> Engine:
         driver = conn.connection.driver_connection
         assert driver is not None
         if conn.info.get("c360_memory_journal"):
-            # Read when the transaction begins: its savepoints' undo journals then stay in memory (see write()).
+            # Read when the transaction begins: its savepoints' undo journals then stay in memory (see writer()).
             driver.execute("PRAGMA temp_store=MEMORY")
         driver.execute("BEGIN IMMEDIATE" if conn.info.get("c360_write") else "BEGIN")
 
@@ -108,22 +108,22 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def write(self, *, savepoints: bool = False) -> Iterator[Connection]:
+    def write(self) -> Iterator[Connection]:
         """A write transaction: committed when the block ends, rolled back on an exception. ``StoreBusy`` when
-        another transaction held the write lock for longer than the wait (nothing of this one is kept).
-
-        ``savepoints``: the transaction runs many small savepoints (c360.store.group_commit). On SQLite each one
-        keeps the pages it changes in an undo journal, which spills to a temporary file past 64 KiB, and a
-        savepoint per ledger operation easily passes that; kept in memory instead, an operation costs ~10 % less.
-        (Only for such transactions: the same setting would keep the sorts of large queries in memory too.)"""
-        with self.writer(savepoints=savepoints) as writer, writer.transaction() as conn:
+        another transaction held the write lock for longer than the wait (nothing of this one is kept)."""
+        with self.writer() as writer, writer.transaction() as conn:
             yield conn
 
     @contextmanager
     def writer(self, *, savepoints: bool = False) -> Iterator[Writer]:
         """One connection kept for a run of write transactions (``Writer.transaction``, each as ``write()``
         makes it), which spares each the pool's checkout and checkin: ~15 µs a ledger operation when a
-        group-commit writer runs a batch of eight every millisecond."""
+        group-commit writer runs a batch of eight every millisecond.
+
+        ``savepoints``: the transactions run many small savepoints (c360.store.group_commit). On SQLite each one
+        keeps the pages it changes in an undo journal, which spills to a temporary file past 64 KiB, and a
+        savepoint per ledger operation easily passes that; kept in memory instead, an operation costs ~10 % less.
+        (Only for such transactions: the same setting would keep the sorts of large queries in memory too.)"""
         with _busy_is_transient(), self.engine.connect() as conn:
             held = Writer(conn, memory_journal=savepoints and self.engine.dialect.name == "sqlite")
             try:

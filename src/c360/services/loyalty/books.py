@@ -70,11 +70,6 @@ _DRAWS_OF: Final = Prepared(select(loyalty_draws).where(loyalty_draws.c.entry_id
 _COUNTER: Final = Prepared(
     select(loyalty_counters.c.used).where(loyalty_counters.c.name == bindparam("b_name")).with_for_update()
 )
-_SET_SETTLE_DUE: Final = Prepared(
-    update(loyalty_members)
-    .where(loyalty_members.c.member_id == bindparam("b_member_id"))
-    .values(settle_due=bindparam("b_due"))
-)
 # An unknown (NULL) settle_due stays unknown: NULL > anything is not true.
 _LOWER_SETTLE_DUE: Final = Prepared(
     update(loyalty_members)
@@ -229,8 +224,9 @@ class Books:
         for p in postings:
             if p.account in MEMBER_ACCOUNTS:
                 moves[p.member_id][p.account] += p.amount
-        for member_id in {**moves, **(sets or {})}:
-            self.update_member(member_id, moves.get(member_id, {}), (sets or {}).get(member_id, {}))
+        sets = sets or {}
+        for member_id in {**moves, **sets}:
+            self.update_member(member_id, moves.get(member_id, {}), sets.get(member_id, {}))
 
     def update_member(self, member_id: str, moves: Mapping[str, int], sets: Mapping[str, Any]) -> None:
         """One UPDATE of the member's row: balances moved by ``moves`` (account -> amount), ``sets`` written."""
@@ -315,7 +311,7 @@ class Books:
         if sets is not None:
             sets["settle_due"] = due
         else:
-            _SET_SETTLE_DUE.execute(self.conn, {"b_member_id": member_id, "b_due": due})
+            self.update_member(member_id, {}, {"settle_due": due})
         self._settle_due[member_id] = due
 
     def forget_settle_due(self, *member_ids: str) -> None:

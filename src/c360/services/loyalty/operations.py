@@ -64,11 +64,6 @@ _TIERS_RECORDED: Final = Prepared(
     )
 )
 _NEW_TIERS: Final = Prepared(insert(loyalty_tier_history))
-_SET_TIER: Final = Prepared(
-    update(loyalty_members)
-    .where(loyalty_members.c.member_id == bindparam("b_member_id"))
-    .values(tier=bindparam("b_tier"), tier_since=bindparam("b_since"), tier_digest=bindparam("b_digest"))
-)
 _ACTIVATE_LOT: Final = Prepared(
     update(loyalty_lots).where(loyalty_lots.c.id == bindparam("b_lot_id")).values(state="active")
 )
@@ -276,12 +271,11 @@ def review_tier(
     tier = history[-1].tier if history else ctx.program.tiers.levels[0].name
     since = history[-1].at if history else None
     if tier != member.tier or since != member.tier_since or digest != member.tier_digest:
+        changed = {"tier": tier, "tier_since": since, "tier_digest": digest}
         if sets is not None:
-            sets.update(tier=tier, tier_since=since, tier_digest=digest)
+            sets.update(changed)
         else:
-            _SET_TIER.execute(
-                books.conn, {"b_member_id": member_id, "b_tier": tier, "b_since": since, "b_digest": digest}
-            )
+            books.update_member(member_id, {}, changed)
     return tier
 
 
